@@ -1,0 +1,240 @@
+"""The header section: ordered, case-insensitive, multi-valued, compact forms understood.
+
+Rules of this module: a header keeps the exact bytes it arrived with until it is
+replaced or its parsed value is changed; names are matched by their canonical
+lowercase long form (``v`` and ``VIA`` are both ``via``) but written as they came.
+Values are text decoded as UTF-8 with undecodable bytes kept (surrogateescape), so
+any header survives a round trip.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+COMPACT_FORMS = {
+    "i": "call-id", "f": "from", "t": "to", "v": "via", "m": "contact", "l": "content-length",
+    "c": "content-type", "s": "subject", "k": "supported", "e": "content-encoding",
+    "o": "event", "u": "allow-events", "r": "refer-to", "x": "session-expires",
+    "y": "identity", "b": "referred-by",
+}
+_FOLD_RE = re.compile(rb"\r?\n[ \t]+")
+ENCODING = "utf-8"
+ERRORS = "surrogateescape"
+
+
+def canonical_name(name: str) -> str:
+    """The lookup key of a header name: lowercase long form."""
+    low = name.strip().lower()
+    return COMPACT_FORMS.get(low, low)
+
+
+def raw_value(line: bytes) -> str:
+    """The value part of a raw header line, unfolded and stripped, as text."""
+    value = line[line.index(b":") + 1:]
+    if b"\n" in value:
+        value = _FOLD_RE.sub(b" ", value)
+    return value.strip(b" \t").decode(ENCODING, ERRORS)
+
+
+def _render_objects(objs: Any) -> str:
+    if isinstance(objs, list):
+        return ", ".join(str(o) for o in objs)
+    return str(objs)
+
+
+def _objects_dirty(objs: Any) -> bool:
+    if isinstance(objs, list):
+        return any(o.dirty for o in objs)
+    return bool(getattr(objs, "dirty", False))
+
+
+class Headers:
+    """The headers of one message, in order.
+
+    ``headers["Via"]`` is the first value, ``get_all`` every value; ``add``, ``prepend``,
+    ``insert``, ``set``, ``remove`` and ``remove_first`` edit. Iteration yields names
+    as written; ``items()`` yields ``(name, value)`` pairs.
+    """
+
+    __slots__ = ("_keys", "_lines", "_objs", "modified")
+
+    def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
+        self._keys: list[str] = []
+        self._lines: list[bytes] = []
+        self._objs: list[Any] = []
+        self.modified = False
+        for name, value in items or ():
+            self.add(name, value)
+
+    @classmethod
+    def _from_lines(cls, keys: list[str], lines: list[bytes]) -> Headers:
+        headers = cls.__new__(cls)
+        headers._keys = keys
+        headers._lines = lines
+        headers._objs = [None] * len(keys)
+        headers.modified = False
+        return headers
+
+    # --- reading --------------------------------------------------------------------
+    def _value(self, i: int) -> str:
+        objs = self._objs[i]
+        if objs is not None and _objects_dirty(objs):
+            return _render_objects(objs)
+        return raw_value(self._lines[i])
+
+    def name_at(self, i: int) -> str:
+        line = self._lines[i]
+        return line[:line.index(b":")].strip().decode(ENCODING, ERRORS)
+
+    def index(self, name: str, start: int = 0) -> int:
+        """Position of the first header called ``name`` at or after ``start``, or -1."""
+        key = canonical_name(name)
+        try:
+            return self._keys.index(key, start)
+        except ValueError:
+            return -1
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        i = self.index(name)
+        return default if i < 0 else self._value(i)
+
+    def __getitem__(self, name: str) -> str:
+        i = self.index(name)
+        if i < 0:
+            raise KeyError(name)
+        return self._value(i)
+
+    def get_all(self, name: str) -> list[str]:
+        key = canonical_name(name)
+        return [self._value(i) for i, k in enumerate(self._keys) if k == key]
+
+    def count(self, name: str) -> int:
+        return self._keys.count(canonical_name(name))
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and canonical_name(name) in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[str]:
+        return (self.name_at(i) for i in range(len(self._keys)))
+
+    def keys(self) -> list[str]:
+        return list(self)
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(self.name_at(i), self._value(i)) for i in range(len(self._keys))]
+
+    def __repr__(self) -> str:
+        return f"Headers({self.items()!r})"
+
+    # --- editing --------------------------------------------------------------------
+    @staticmethod
+    def _line(name: str, value: str) -> bytes:
+        if "\r" in value or "\n" in value or "\r" in name or "\n" in name or ":" in name:
+            raise ValueError("header name or value contains a line break or colon")
+        return f"{name}: {value}".encode(ENCODING, ERRORS)
+
+    def insert(self, index: int, name: str, value: str, parsed: Any = None) -> None:
+        self._keys.insert(index, canonical_name(name))
+        self._lines.insert(index, self._line(name, value))
+        self._objs.insert(index, parsed)
+        self.modified = True
+
+    def add(self, name: str, value: str, parsed: Any = None) -> None:
+        """Append a header after all others."""
+        self.insert(len(self._keys), name, value, parsed)
+
+    def prepend(self, name: str, value: str, parsed: Any = None) -> None:
+        """Insert above the first header of the same name (or at the very top)."""
+        i = self.index(name)
+        self.insert(0 if i < 0 else i, name, value, parsed)
+
+    def replace_at(self, i: int, value: str, parsed: Any = None) -> None:
+        self._lines[i] = self._line(self.name_at(i), value)
+        self._objs[i] = parsed
+        self.modified = True
+
+    def delete_at(self, i: int) -> None:
+        del self._keys[i]
+        del self._lines[i]
+        del self._objs[i]
+        self.modified = True
+
+    def set(self, name: str, value: str) -> None:
+        """Give ``name`` exactly one value, where its first occurrence was (else append)."""
+        i = self.index(name)
+        if i < 0:
+            self.add(name, value)
+            return
+        self.replace_at(i, value)
+        key = self._keys[i]
+        for j in range(len(self._keys) - 1, i, -1):
+            if self._keys[j] == key:
+                self.delete_at(j)
+
+    __setitem__ = set
+
+    def remove(self, name: str) -> int:
+        """Remove every header called ``name``; returns how many there were."""
+        key = canonical_name(name)
+        removed = 0
+        for j in range(len(self._keys) - 1, -1, -1):
+            if self._keys[j] == key:
+                self.delete_at(j)
+                removed += 1
+        return removed
+
+    def __delitem__(self, name: str) -> None:
+        if not self.remove(name):
+            raise KeyError(name)
+
+    def remove_first(self, name: str) -> bool:
+        i = self.index(name)
+        if i < 0:
+            return False
+        self.delete_at(i)
+        return True
+
+    # --- typed access used by the message ---------------------------------------------
+    def parsed_at(self, i: int, parser: Any) -> Any:
+        """The parsed value of header ``i`` (cached; ``parser`` takes the value text)."""
+        objs = self._objs[i]
+        if objs is None:
+            objs = parser(raw_value(self._lines[i]))
+            self._objs[i] = objs
+        return objs
+
+    def parsed_all(self, name: str, parser: Any) -> list[Any]:
+        """Parsed values of every ``name`` header, flattened (for multi-value headers)."""
+        key = canonical_name(name)
+        out: list[Any] = []
+        for i, k in enumerate(self._keys):
+            if k == key:
+                value = self.parsed_at(i, parser)
+                if isinstance(value, list):
+                    out.extend(value)
+                else:
+                    out.append(value)
+        return out
+
+    # --- output -----------------------------------------------------------------------
+    def is_modified(self) -> bool:
+        if self.modified:
+            return True
+        for objs in self._objs:
+            if objs is not None and _objects_dirty(objs):
+                return True
+        return False
+
+    def render_lines(self) -> list[bytes]:
+        out = []
+        for i, line in enumerate(self._lines):
+            objs = self._objs[i]
+            if objs is not None and _objects_dirty(objs):
+                line = self._line(self.name_at(i), _render_objects(objs))
+            out.append(line)
+        return out

@@ -1,0 +1,370 @@
+"""Request and Response: lazy typed access, proxy-style editing, exact serialization.
+
+Rules of this module: ``bytes(msg)`` of a message nobody changed is exactly the bytes
+it was parsed from. Once anything changed, the message is re-assembled from its start
+line, each header's original bytes (or its new rendering when that header changed),
+and the body, with Content-Length set to the body's real length.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ParseError
+from .headers import ENCODING, ERRORS, Headers, raw_value
+from .uri import Uri, parse_uri
+from .values import (
+    CSeq,
+    NameAddress,
+    Via,
+    fast_tag,
+    parse_content_length,
+    parse_cseq,
+    parse_max_forwards,
+    parse_name_addr,
+    parse_name_addrs,
+    parse_vias,
+)
+
+SIP_VERSION = "SIP/2.0"
+CRLF = b"\r\n"
+
+REASON_PHRASES = {
+    100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
+    183: "Session Progress", 199: "Early Dialog Terminated", 200: "OK", 202: "Accepted",
+    204: "No Notification", 300: "Multiple Choices", 301: "Moved Permanently",
+    302: "Moved Temporarily", 305: "Use Proxy", 380: "Alternative Service",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+    407: "Proxy Authentication Required", 408: "Request Timeout", 410: "Gone",
+    413: "Request Entity Too Large", 414: "Request-URI Too Long",
+    415: "Unsupported Media Type", 416: "Unsupported URI Scheme", 420: "Bad Extension",
+    421: "Extension Required", 423: "Interval Too Brief", 429: "Provide Referrer Identity",
+    440: "Max-Breadth Exceeded", 480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist", 482: "Loop Detected", 483: "Too Many Hops",
+    484: "Address Incomplete", 485: "Ambiguous", 486: "Busy Here", 487: "Request Terminated",
+    488: "Not Acceptable Here", 489: "Bad Event", 491: "Request Pending", 493: "Undecipherable",
+    500: "Server Internal Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Server Time-out", 505: "Version Not Supported",
+    513: "Message Too Large", 600: "Busy Everywhere", 603: "Decline",
+    604: "Does Not Exist Anywhere", 606: "Not Acceptable",
+}
+
+
+def _multi(value: str) -> list[NameAddress]:
+    return parse_name_addrs(value, allow_star=True)
+
+
+class Message:
+    """What requests and responses share: headers, body, typed accessors, editing."""
+
+    __slots__ = ("_body", "_body_set", "_raw", "_start_set", "headers")
+
+    headers: Headers
+
+    def __init__(self, headers: Headers | list[tuple[str, str]] | None, body: bytes) -> None:
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self._body = body
+        self._raw = b""
+        self._body_set = True
+        self._start_set = True
+
+    # --- body ---------------------------------------------------------------------------
+    @property
+    def body(self) -> bytes:
+        return self._body
+
+    @body.setter
+    def body(self, value: bytes) -> None:
+        self._body = bytes(value)
+        self._body_set = True
+
+    # --- typed accessors ------------------------------------------------------------------
+    def _first(self, key: str, parser: Any) -> Any:
+        i = self.headers.index(key)
+        if i < 0:
+            return None
+        return self.headers.parsed_at(i, parser)
+
+    @property
+    def via(self) -> Via | None:
+        """The top Via value."""
+        vias = self._first("via", parse_vias)
+        return vias[0] if vias else None
+
+    @property
+    def vias(self) -> list[Via]:
+        return self.headers.parsed_all("via", parse_vias)
+
+    @property
+    def cseq(self) -> CSeq | None:
+        return self._first("cseq", parse_cseq)
+
+    @property
+    def call_id(self) -> str | None:
+        return self.headers.get("call-id")
+
+    @property
+    def from_(self) -> NameAddress | None:
+        return self._first("from", parse_name_addr)
+
+    @property
+    def to(self) -> NameAddress | None:
+        return self._first("to", parse_name_addr)
+
+    def _tag(self, key: str) -> str | None:
+        headers = self.headers
+        i = headers.index(key)
+        if i < 0:
+            return None
+        parsed = headers._objs[i]
+        if parsed is not None:
+            return parsed.tag
+        return fast_tag(raw_value(headers._lines[i]))
+
+    @property
+    def from_tag(self) -> str | None:
+        return self._tag("from")
+
+    @property
+    def to_tag(self) -> str | None:
+        return self._tag("to")
+
+    @property
+    def contacts(self) -> list[NameAddress]:
+        """Every Contact value in order; ``Contact: *`` gives one entry with ``is_star``."""
+        return self.headers.parsed_all("contact", _multi)
+
+    @property
+    def routes(self) -> list[NameAddress]:
+        return self.headers.parsed_all("route", parse_name_addrs)
+
+    @property
+    def record_routes(self) -> list[NameAddress]:
+        return self.headers.parsed_all("record-route", parse_name_addrs)
+
+    @property
+    def max_forwards(self) -> int | None:
+        return self._first("max-forwards", parse_max_forwards)
+
+    @max_forwards.setter
+    def max_forwards(self, value: int) -> None:
+        i = self.headers.index("max-forwards")
+        if i < 0:
+            self.headers.add("Max-Forwards", str(value), value)
+        else:
+            self.headers.replace_at(i, str(value), value)
+
+    @property
+    def content_length(self) -> int | None:
+        """The Content-Length header's value (``None`` when absent)."""
+        return self._first("content-length", parse_content_length)
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+    # --- proxy editing --------------------------------------------------------------------
+    def push_via(self, via: Via | str) -> None:
+        """Insert a Via above all others (RFC 3261 §16.6 step 8)."""
+        if isinstance(via, str):
+            parsed = parse_vias(via)
+        else:
+            parsed = [via]
+        self.headers.prepend("Via", str(via), parsed)
+
+    def _pop_first_value(self, key: str, parser: Any) -> Any:
+        headers = self.headers
+        i = headers.index(key)
+        if i < 0:
+            return None
+        values = headers.parsed_at(i, parser)
+        top = values[0]
+        if len(values) == 1:
+            headers.delete_at(i)
+        else:
+            rest = values[1:]
+            headers.replace_at(i, ", ".join(str(v) for v in rest), rest)
+        return top
+
+    def pop_via(self) -> Via | None:
+        """Remove and return the top Via value (a response on its way back, §16.7 step 3)."""
+        return self._pop_first_value("via", parse_vias)
+
+    def pop_route(self) -> NameAddress | None:
+        """Remove and return the top Route value (§16.4 / §16.12)."""
+        return self._pop_first_value("route", parse_name_addrs)
+
+    def decrement_max_forwards(self) -> int:
+        """Decrement Max-Forwards, or add it with 70 when absent (§16.6 step 3)."""
+        current = self.max_forwards
+        value = 70 if current is None else max(current - 1, 0)
+        self.max_forwards = value
+        return value
+
+    # --- output -----------------------------------------------------------------------
+    def _start_line(self) -> bytes:
+        raise NotImplementedError
+
+    def _start_changed(self) -> bool:
+        return self._start_set
+
+    def is_modified(self) -> bool:
+        return self._body_set or self._start_changed() or self.headers.is_modified()
+
+    def __bytes__(self) -> bytes:
+        if not (self._body_set or self._start_changed() or self.headers.is_modified()):
+            return self._raw
+        headers = self.headers
+        lines = headers.render_lines()
+        body = self._body
+        i = headers.index("content-length")
+        if i < 0:
+            lines.append(b"Content-Length: %d" % len(body))
+        else:
+            try:
+                current = parse_content_length(raw_value(lines[i]))
+            except ParseError:
+                current = -1
+            if current != len(body):
+                name = headers.name_at(i).encode(ENCODING, ERRORS)
+                lines[i] = b"%s: %d" % (name, len(body))
+        return b"".join((self._start_line(), CRLF, CRLF.join(lines), CRLF, CRLF, body))
+
+    def copy(self) -> Message:
+        """An independent copy (e.g. one per branch), re-parsed from its serialization."""
+        from .parse import parse
+
+        return parse(bytes(self))
+
+    @property
+    def transaction_method(self) -> str:
+        """The method a transaction is keyed by (the CSeq method)."""
+        cseq = self.cseq
+        return cseq.method if cseq is not None else ""
+
+
+class Request(Message):
+    """A SIP request. ``uri`` is parsed on first access and may be edited in place."""
+
+    __slots__ = ("_uri", "_uri_text", "method", "version")
+
+    def __init__(
+        self,
+        method: str,
+        uri: Uri | str,
+        headers: Headers | list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        version: str = SIP_VERSION,
+    ) -> None:
+        super().__init__(headers, body)
+        self.method = method
+        self.version = version
+        self._uri = parse_uri(uri) if isinstance(uri, str) else uri
+        self._uri_text = str(self._uri)
+
+    is_request = True
+
+    @property
+    def uri(self) -> Uri:
+        uri = self._uri
+        if uri is None:
+            uri = self._uri = parse_uri(self._uri_text)
+        return uri
+
+    @uri.setter
+    def uri(self, value: Uri | str) -> None:
+        self._uri = parse_uri(value) if isinstance(value, str) else value
+        self._start_set = True
+
+    @property
+    def uri_text(self) -> str:
+        """The Request-URI as text, without parsing it."""
+        uri = self._uri
+        return self._uri_text if uri is None else str(uri)
+
+    def _start_changed(self) -> bool:
+        uri = self._uri
+        return self._start_set or (uri is not None and uri.dirty)
+
+    def _start_line(self) -> bytes:
+        return f"{self.method} {self.uri_text} {self.version}".encode(ENCODING, ERRORS)
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri_text}>"
+
+
+class Response(Message):
+    """A SIP response."""
+
+    __slots__ = ("_reason", "_status", "version")
+
+    def __init__(
+        self,
+        status: int,
+        reason: str | None = None,
+        headers: Headers | list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+        version: str = SIP_VERSION,
+    ) -> None:
+        super().__init__(headers, body)
+        self._status = status
+        self._reason = REASON_PHRASES.get(status, "Unknown") if reason is None else reason
+        self.version = version
+
+    is_request = False
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    @status.setter
+    def status(self, value: int) -> None:
+        self._status = value
+        self._start_set = True
+
+    @property
+    def reason(self) -> str:
+        return self._reason
+
+    @reason.setter
+    def reason(self, value: str) -> None:
+        self._reason = value
+        self._start_set = True
+
+    def _start_line(self) -> bytes:
+        return f"{self.version} {self._status} {self._reason}".encode(ENCODING, ERRORS)
+
+    def __repr__(self) -> str:
+        return f"<Response {self._status} {self._reason}>"
+
+    @classmethod
+    def for_request(
+        cls,
+        request: Request,
+        status: int,
+        reason: str | None = None,
+        to_tag: str | None = None,
+        headers: list[tuple[str, str]] = (),  # type: ignore[assignment]
+        body: bytes = b"",
+    ) -> Response:
+        """A response to ``request`` per RFC 3261 §8.2.6.2: Via, From, To, Call-ID and
+        CSeq copied byte for byte; ``to_tag`` added to To when it has none."""
+        src = request.headers
+        src_lines = src.render_lines()  # a Via given received/rport goes back with them
+        keys: list[str] = []
+        lines: list[bytes] = []
+        for i, key in enumerate(src._keys):
+            if key in _COPIED_TO_RESPONSE:
+                line = src_lines[i]
+                if key == "to" and to_tag and request.to_tag is None:
+                    line = line.rstrip(b" \t") + b";tag=" + to_tag.encode(ENCODING, ERRORS)
+                keys.append(key)
+                lines.append(line)
+        out_headers = Headers._from_lines(keys, lines)
+        for name, value in headers:
+            out_headers.add(name, value)
+        return cls(status, reason, out_headers, body)
+
+
+_COPIED_TO_RESPONSE = frozenset(("via", "from", "to", "call-id", "cseq"))

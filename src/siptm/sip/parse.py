@@ -1,0 +1,285 @@
+"""Bytes to messages: the datagram parser and the stream framer for TCP/TLS.
+
+Rules of this module: whatever the network sends ends as a message or a
+:class:`ParseError`; nothing else escapes, and the work is linear in the input.
+``parse`` checks only what a transaction needs (start line, the top Via, CSeq,
+Call-ID, From/To tags, Max-Forwards, Content-Length and the single-valued headers);
+every other header is parsed when it is first read, so a malformed header nobody
+needs does not fail the message (RFC 3261 §16.3).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import ParseError
+from .headers import COMPACT_FORMS, Headers, raw_value
+from .message import Request, Response
+from .values import fast_tag, parse_content_length, parse_cseq, parse_max_forwards, parse_vias
+
+_TOKEN_B = re.compile(rb"[A-Za-z0-9.!%*_+`'~-]+\Z")
+_SCHEME_B = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]*:")
+_VERSION_B = re.compile(rb"SIP/[0-9]+\.[0-9]+\Z", re.I)
+_LINE_SPLIT = re.compile(rb"\r?\n")
+_SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
+_REQUIRED = ("via", "from", "to", "call-id", "cseq")
+_NAME_CACHE_LIMIT = 4096
+
+
+def _seed_names() -> dict[bytes, str]:
+    cache: dict[bytes, str] = {}
+    long_names = [
+        "Via", "From", "To", "Call-ID", "CSeq", "Contact", "Max-Forwards", "Content-Length",
+        "Content-Type", "Route", "Record-Route", "User-Agent", "Allow", "Supported",
+        "Expires", "Authorization", "Proxy-Authorization", "WWW-Authenticate",
+        "Proxy-Authenticate", "Subject", "Accept", "Require", "Proxy-Require", "Server",
+        "Event", "Reason", "Date", "Timestamp", "Call-Id", "Cseq", "Content-type",
+    ]
+    for name in long_names:
+        for spelling in (name, name.lower(), name.upper()):
+            cache[spelling.encode()] = name.lower()
+    for short, long in COMPACT_FORMS.items():
+        cache[short.encode()] = long
+        cache[short.upper().encode()] = long
+    return cache
+
+
+_NAME_CACHE = _seed_names()
+
+
+def _key_for(name: bytes) -> str:
+    key = _NAME_CACHE.get(name)
+    if key is not None:
+        return key
+    text = name.rstrip(b" \t")
+    if _TOKEN_B.match(text) is None:
+        raise ParseError("bad header name")
+    low = text.decode("ascii").lower()
+    key = COMPACT_FORMS.get(low, low)
+    if len(_NAME_CACHE) < _NAME_CACHE_LIMIT:
+        _NAME_CACHE[name] = key
+    return key
+
+
+def parse(data: bytes) -> Request | Response:
+    """Parse one SIP message from a datagram (trailing octets after the body are ignored)."""
+    try:
+        return _parse(data)
+    except ParseError:
+        raise
+    except Exception as exc:  # a parser bug must not become a crash on network input
+        raise ParseError("malformed message") from exc
+
+
+def _parse(data: bytes) -> Request | Response:
+    data = bytes(data)
+    start = 0
+    while data.startswith(b"\r\n", start):  # RFC 3261 §7.5: ignore CRLFs before the start line
+        start += 2
+    end = data.find(b"\r\n\r\n", start)
+    if end >= 0:
+        head = data[start:end]
+        body_start = end + 4
+        lines = head.split(b"\r\n")
+        if b"\n" in head and head.count(b"\n") != len(lines) - 1:
+            lines = _LINE_SPLIT.split(head)
+    else:
+        lf_end = data.find(b"\n\n", start)
+        if lf_end >= 0:  # bare-LF line endings
+            head = data[start:lf_end]
+            body_start = lf_end + 2
+        else:  # no empty line at all: everything is header (RFC 4475 §3.1.2.15 as archived)
+            head = data[start:].rstrip(b"\r\n")
+            body_start = len(data)
+        lines = _LINE_SPLIT.split(head)
+    if not head:
+        raise ParseError("empty message")
+
+    keys: list[str] = []
+    hlines: list[bytes] = []
+    for line in lines[1:]:
+        if not line:
+            continue
+        first = line[0]
+        if first == 32 or first == 9:  # folded continuation of the previous header
+            if not hlines:
+                raise ParseError("folded line before any header")
+            hlines[-1] = hlines[-1] + b"\r\n" + line
+            continue
+        colon = line.find(b":")
+        if colon <= 0:
+            raise ParseError("header line without a colon")
+        keys.append(_key_for(line[:colon]))
+        hlines.append(line)
+
+    for key in _REQUIRED:
+        if key not in keys:
+            raise ParseError(f"missing {key} header")
+    for key in _SINGLE_VALUED:
+        if keys.count(key) > 1:
+            raise ParseError(f"more than one {key} header")
+    headers = Headers._from_lines(keys, hlines)
+    objs = headers._objs
+
+    # Body, framed by Content-Length when present (RFC 3261 §18.3).
+    if "content-length" in keys:
+        ci = keys.index("content-length")
+        length = parse_content_length(raw_value(hlines[ci]))
+        objs[ci] = length
+        if length > len(data) - body_start:
+            raise ParseError("Content-Length larger than message")
+        raw_end = body_start + length
+    else:
+        raw_end = len(data)
+    body = data[body_start:raw_end]
+    raw = data if (start == 0 and raw_end == len(data)) else data[start:raw_end]
+
+    # The transaction keys, checked now so a broken one fails the whole message.
+    ci = keys.index("cseq")
+    cseq = objs[ci] = parse_cseq(raw_value(hlines[ci]))
+    vi = keys.index("via")
+    objs[vi] = parse_vias(raw_value(hlines[vi]))
+    if not raw_value(hlines[keys.index("call-id")]):
+        raise ParseError("empty Call-ID")
+    fast_tag(raw_value(hlines[keys.index("from")]))
+    fast_tag(raw_value(hlines[keys.index("to")]))
+    if "max-forwards" in keys:
+        mi = keys.index("max-forwards")
+        objs[mi] = parse_max_forwards(raw_value(hlines[mi]))
+
+    start_line = lines[0]
+    if start_line.startswith(b"SIP/"):
+        msg = _response(start_line)
+    else:
+        msg = _request(start_line)
+        if cseq.method != msg.method:
+            raise ParseError("CSeq method does not match the request")
+    msg.headers = headers
+    msg._body = body
+    msg._raw = raw
+    msg._body_set = False
+    msg._start_set = False
+    return msg
+
+
+def _request(line: bytes) -> Request:
+    parts = line.split(b" ")
+    if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2]:
+        raise ParseError("bad request line")
+    method, uri, version = parts
+    if _TOKEN_B.match(method) is None:
+        raise ParseError("bad method")
+    if version != b"SIP/2.0" and version.upper() != b"SIP/2.0":
+        if _VERSION_B.match(version):
+            raise ParseError("SIP version not supported", 505)
+        raise ParseError("bad request line")
+    scheme = _SCHEME_B.match(uri)
+    if scheme is None or any(c in uri for c in b'<>"\t'):
+        raise ParseError("bad Request-URI")
+    is_sip = uri[: scheme.end()].lower() in (b"sip:", b"sips:")
+    if is_sip and b"?" in uri[uri.rfind(b"@") + 1:]:
+        raise ParseError("headers not allowed in Request-URI")
+    req = Request.__new__(Request)
+    req.method = method.decode("ascii")
+    req._uri = None
+    req._uri_text = uri.decode("utf-8", "surrogateescape")
+    req.version = "SIP/2.0"
+    return req
+
+
+def _response(line: bytes) -> Response:
+    parts = line.split(b" ", 2)
+    if len(parts) < 2:
+        raise ParseError("bad status line")
+    version, code = parts[0], parts[1]
+    if version.upper() != b"SIP/2.0":
+        raise ParseError("SIP version not supported", 505)
+    if len(code) != 3 or not code.isdigit() or not b"100" <= code <= b"699":
+        raise ParseError("bad status code")
+    resp = Response.__new__(Response)
+    resp._status = int(code)
+    resp._reason = parts[2].decode("utf-8", "surrogateescape") if len(parts) == 3 else ""
+    resp.version = "SIP/2.0"
+    return resp
+
+
+# --- stream transports ---------------------------------------------------------------------
+
+PING = b"\r\n\r\n"  # RFC 5626 §4.4.1 keep-alive ping; answer with PONG
+PONG = b"\r\n"
+_CL_B = re.compile(rb"(?:\A|\r\n)[ \t]*(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.I)
+
+
+class StreamFramer:
+    """Cuts a TCP/TLS byte stream into whole messages by Content-Length.
+
+    ``feed(chunk)`` returns the complete frames now available: message bytes (give them
+    to :func:`parse`) or :data:`PING` (answer :data:`PONG`). A header block over
+    ``max_header_bytes``, a body over ``max_body_bytes`` or a message without
+    Content-Length raises :class:`ParseError`; the stream cannot be resynchronised
+    after that, so the caller closes the connection (``broken`` stays true).
+    """
+
+    def __init__(self, max_header_bytes: int = 65536, max_body_bytes: int = 1 << 20) -> None:
+        self.max_header_bytes = max_header_bytes
+        self.max_body_bytes = max_body_bytes
+        self._buf = bytearray()
+        self._scan = 0  # where to resume looking for the end of the header block
+        self._need = -1  # total size of the message being waited for, once known
+        self.broken: ParseError | None = None
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self.broken is not None:
+            raise self.broken
+        self._buf += data
+        frames: list[bytes] = []
+        try:
+            while self._next(frames):
+                pass
+        except ParseError as exc:
+            self.broken = exc
+            self._buf.clear()
+            raise
+        return frames
+
+    def _next(self, frames: list[bytes]) -> bool:
+        buf = self._buf
+        if self._need < 0:
+            # Between messages: keep-alives (double CRLF) and stray CRLFs (pongs).
+            while buf[:2] == b"\r\n":
+                if buf[:4] == PING:
+                    frames.append(PING)
+                    del buf[:4]
+                elif len(buf) < 4 and PING.startswith(bytes(buf)):
+                    return False  # maybe the start of a ping: wait
+                else:
+                    del buf[:2]
+                self._scan = 0
+            end = buf.find(b"\r\n\r\n", self._scan)
+            if end < 0:
+                if len(buf) > self.max_header_bytes:
+                    raise ParseError("header block too large")
+                self._scan = max(0, len(buf) - 3)
+                return False
+            if end > self.max_header_bytes:
+                raise ParseError("header block too large")
+            found = _CL_B.findall(bytes(buf[:end]))
+            if not found:
+                raise ParseError("Content-Length required on stream transports")
+            if len(found) > 1:
+                raise ParseError("more than one content-length header")
+            length = parse_content_length(found[0].decode("latin-1"))
+            if length > self.max_body_bytes:
+                raise ParseError("message body too large")
+            self._need = end + 4 + length
+        if len(buf) < self._need:
+            return False
+        frames.append(bytes(buf[: self._need]))
+        del buf[: self._need]
+        self._need = -1
+        self._scan = 0
+        return True

@@ -1,0 +1,300 @@
+"""SIP, SIPS and TEL URIs (RFC 3261 §19.1, §25; RFC 3966); other schemes stay opaque.
+
+Rules of this module: a parsed URI remembers the text it came from and renders that
+text unchanged until one of its parts is assigned (``uri.host = ...``) or its
+parameters are edited. The user part is kept escaped, as written: ``%40`` stays
+``%40`` (use :func:`unescape` to read it decoded), so distinct URIs such as
+``sip:%00@h`` and ``sip:%00%00@h`` stay distinct.
+"""
+
+from __future__ import annotations
+
+import re
+from operator import attrgetter
+from urllib.parse import unquote_to_bytes
+
+from ..errors import ParseError
+from .params import Params, parse_uri_params
+
+_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_HOST_RE = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_\-.]+)(?::([0-9]{1,5}))?\Z")
+# Characters RFC 3261 allows in the user and password parts (unreserved, escaped, user-unreserved).
+_USER_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()%&=+$,;?/]*\Z")
+_PASSWORD_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()%&=+$,]*\Z")
+
+
+def unescape(text: str) -> str:
+    """Decode %HH escapes (UTF-8, undecodable bytes kept as surrogates)."""
+    if "%" not in text:
+        return text
+    return unquote_to_bytes(text).decode("utf-8", "surrogateescape")
+
+
+def _tracked(name: str) -> property:
+    private = "_" + name
+
+    def setter(self, value: object) -> None:
+        setattr(self, private, value)
+        self._dirty = True
+
+    return property(attrgetter(private), setter, doc=f"the URI's {name} (assignable)")
+
+
+class SipUri:
+    """A ``sip:`` or ``sips:`` URI. Assigning any part marks it for re-rendering."""
+
+    __slots__ = ("_dirty", "_headers", "_host", "_params", "_password", "_port", "_raw",
+                 "_scheme", "_user")
+
+    scheme = _tracked("scheme")
+    user = _tracked("user")
+    password = _tracked("password")
+    host = _tracked("host")
+    port = _tracked("port")
+    params = _tracked("params")
+    headers = _tracked("headers")
+
+    def __init__(
+        self,
+        host: str,
+        user: str | None = None,
+        port: int | None = None,
+        params: Params | dict | None = None,
+        headers: dict[str, str] | None = None,
+        scheme: str = "sip",
+        password: str | None = None,
+    ) -> None:
+        self._scheme = scheme
+        self._user = user
+        self._password = password
+        self._host = host
+        self._port = port
+        self._params = params if isinstance(params, Params) else Params((params or {}).items())
+        self._headers = dict(headers or {})
+        self._raw = ""
+        self._dirty = True
+
+    # --- reading -------------------------------------------------------------------
+    @property
+    def dirty(self) -> bool:
+        return self._dirty or self._params.dirty
+
+    @property
+    def transport(self) -> str | None:
+        value = self._params.get("transport")
+        return value.lower() if value else None
+
+    @property
+    def lr(self) -> bool:
+        return "lr" in self._params
+
+    @property
+    def maddr(self) -> str | None:
+        return self._params.get("maddr")
+
+    @property
+    def secure(self) -> bool:
+        return self._scheme.lower() == "sips"
+
+    @property
+    def hostport(self) -> str:
+        return self._host if self._port is None else f"{self._host}:{self._port}"
+
+    def __str__(self) -> str:
+        if not (self._dirty or self._params.dirty):
+            return self._raw
+        out = [self._scheme, ":"]
+        if self._user is not None:
+            out.append(self._user)
+            if self._password is not None:
+                out.append(":" + self._password)
+            out.append("@")
+        out.append(self._host)
+        if self._port is not None:
+            out.append(f":{self._port}")
+        out.append(self._params.render())
+        if self._headers:
+            out.append("?" + "&".join(f"{k}={v}" for k, v in self._headers.items()))
+        return "".join(out)
+
+    def __repr__(self) -> str:
+        return f"SipUri({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        """Comparison per RFC 3261 §19.1.4 (simplified: params present in both must match)."""
+        if not isinstance(other, SipUri):
+            return NotImplemented
+        if (self._scheme.lower() != other._scheme.lower()
+                or unescape(self._user or "") != unescape(other._user or "")
+                or (self._password or "") != (other._password or "")
+                or self._host.lower() != other._host.lower()
+                or self._port != other._port):
+            return False
+        mine, theirs = self._params.lowered(), other._params.lowered()
+        for key in ("user", "ttl", "method", "maddr", "transport"):
+            if (key in mine) != (key in theirs):
+                return False
+        for key in mine.keys() & theirs.keys():
+            if (mine[key] or "").lower() != (theirs[key] or "").lower():
+                return False
+        return self._headers == other._headers
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def copy(self) -> SipUri:
+        return parse_uri(str(self))  # type: ignore[return-value]
+
+
+class TelUri:
+    """A ``tel:`` URI (RFC 3966): the number and its parameters."""
+
+    __slots__ = ("_dirty", "_number", "_params", "_raw")
+
+    number = _tracked("number")
+    params = _tracked("params")
+    scheme = "tel"
+
+    def __init__(self, number: str, params: Params | None = None) -> None:
+        self._number = number
+        self._params = params if params is not None else Params()
+        self._raw = ""
+        self._dirty = True
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty or self._params.dirty
+
+    def __str__(self) -> str:
+        if not self.dirty:
+            return self._raw
+        return f"tel:{self._number}{self._params.render()}"
+
+    def __repr__(self) -> str:
+        return f"TelUri({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TelUri):
+            return NotImplemented
+        return str(self).lower() == str(other).lower()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def copy(self) -> TelUri:
+        return parse_uri(str(self))  # type: ignore[return-value]
+
+
+class AbsoluteUri:
+    """A URI of another scheme (``http:``, ``urn:``, ...), kept as opaque text."""
+
+    __slots__ = ("_raw", "scheme")
+
+    dirty = False
+
+    def __init__(self, text: str) -> None:
+        self._raw = text
+        self.scheme = text.partition(":")[0]
+
+    def __str__(self) -> str:
+        return self._raw
+
+    def __repr__(self) -> str:
+        return f"AbsoluteUri({self._raw!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AbsoluteUri):
+            return NotImplemented
+        return self._raw == other._raw
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def copy(self) -> AbsoluteUri:
+        return AbsoluteUri(self._raw)
+
+
+Uri = SipUri | TelUri | AbsoluteUri
+
+
+def parse_uri(text: str) -> Uri:
+    """Parse an absolute URI; SIP/SIPS/TEL are structured, others opaque.
+
+    Raises :class:`ParseError` for a malformed SIP/SIPS/TEL URI or a string that is not a URI.
+    """
+    m = _SCHEME_RE.match(text)
+    if m is None:
+        raise ParseError("bad URI")
+    scheme = m.group(1)
+    lowered = scheme.lower()
+    rest = text[m.end():]
+    if lowered == "sip" or lowered == "sips":
+        return _parse_sip(text, scheme, rest)
+    if lowered == "tel":
+        return _parse_tel(text, rest)
+    if not rest or any(c in rest for c in " \t\r\n<>\""):
+        raise ParseError("bad URI")
+    return AbsoluteUri(text)
+
+
+def _parse_sip(text: str, scheme: str, rest: str) -> SipUri:
+    uri = SipUri.__new__(SipUri)
+    uri._raw = text
+    uri._dirty = False
+    uri._scheme = scheme
+    # '@' may not appear unescaped in parameters or headers, so the last one ends the
+    # userinfo, which itself may hold ';', '?' and '/' (RFC 3261 user-unreserved).
+    at = rest.rfind("@")
+    if at >= 0:
+        userinfo, hostpart = rest[:at], rest[at + 1:]
+        user, colon, password = userinfo.partition(":")
+        if not user or _USER_RE.match(user) is None:
+            raise ParseError("bad URI user part")
+        if colon and _PASSWORD_RE.match(password) is None:
+            raise ParseError("bad URI password")
+        uri._user = user
+        uri._password = password if colon else None
+    else:
+        hostpart = rest
+        uri._user = None
+        uri._password = None
+    qmark = hostpart.find("?")
+    if qmark >= 0:
+        headers = {}
+        for pair in hostpart[qmark + 1:].split("&"):
+            name, _, value = pair.partition("=")
+            if not name:
+                raise ParseError("bad URI header")
+            headers[name] = value
+        uri._headers = headers
+        hostpart = hostpart[:qmark]
+    else:
+        uri._headers = {}
+    semi = hostpart.find(";")
+    if semi >= 0:
+        uri._params = parse_uri_params(hostpart[semi:])
+        hostpart = hostpart[:semi]
+    else:
+        uri._params = Params()
+    hm = _HOST_RE.match(hostpart)
+    if hm is None:
+        raise ParseError("bad URI host")
+    uri._host = hm.group(1)
+    port = hm.group(2)
+    if port is not None:
+        number = int(port)
+        if number > 65535:
+            raise ParseError("bad URI port")
+        uri._port = number
+    else:
+        uri._port = None
+    return uri
+
+
+def _parse_tel(text: str, rest: str) -> TelUri:
+    number, _, params = rest.partition(";")
+    if not number or any(c in number for c in " \t<>\"@"):
+        raise ParseError("bad tel URI")
+    uri = TelUri.__new__(TelUri)
+    uri._raw = text
+    uri._dirty = False
+    uri._number = number
+    uri._params = parse_uri_params(";" + params) if params else Params()
+    return uri

@@ -1,0 +1,371 @@
+"""Typed header values: Via, name-addr (From/To/Contact/Route/Record-Route), CSeq.
+
+Rules of this module: each parser takes one header value (already unfolded, one
+comma-separated element) and returns an object that renders as the original text
+until it is changed. Anything malformed raises :class:`ParseError`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import ParseError
+from .params import Params, parse_header_params, split_commas, unquote
+from .uri import SipUri, Uri, _tracked, parse_uri
+
+_TOKEN = r"[A-Za-z0-9.!%*_+`'~-]+"
+_VIA_RE = re.compile(
+    rf"[ \t]*({_TOKEN})[ \t]*/[ \t]*({_TOKEN})[ \t]*/[ \t]*({_TOKEN})[ \t]+"
+    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_\-.]+)(?:[ \t]*:[ \t]*([0-9]{1,5}))?"
+)
+_QUOTED_RE = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_DISPLAY_TOKENS_RE = re.compile(rf"{_TOKEN}(?:[ \t]+{_TOKEN})*\Z")
+_ADDR_SPEC_RE = re.compile(r"[^;\s]+")
+_TAG_RE = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^\s;,]+)", re.I)
+_CSEQ_RE = re.compile(rf"[ \t]*([0-9]{{1,10}})[ \t]+({_TOKEN})[ \t]*\Z")
+MAX_CSEQ = 2**32 - 1
+
+
+class Via:
+    """One Via value: ``SIP/2.0/UDP host:port;branch=...``."""
+
+    __slots__ = ("_dirty", "_host", "_params", "_port", "_protocol", "_raw", "_transport")
+
+    protocol = _tracked("protocol")
+    transport = _tracked("transport")
+    host = _tracked("host")
+    port = _tracked("port")
+    params = _tracked("params")
+
+    def __init__(
+        self,
+        transport: str,
+        host: str,
+        port: int | None = None,
+        params: Params | dict | None = None,
+        protocol: str = "SIP/2.0",
+    ) -> None:
+        self._protocol = protocol
+        self._transport = transport
+        self._host = host
+        self._port = port
+        self._params = params if isinstance(params, Params) else Params((params or {}).items())
+        self._raw = ""
+        self._dirty = True
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty or self._params.dirty
+
+    @property
+    def branch(self) -> str | None:
+        return self._params.get("branch")
+
+    @property
+    def received(self) -> str | None:
+        return self._params.get("received")
+
+    @property
+    def has_rport(self) -> bool:
+        return "rport" in self._params
+
+    @property
+    def rport(self) -> int | None:
+        """The rport value when it carries one (``None`` for a bare ``;rport`` or none)."""
+        value = self._params.get("rport")
+        return int(value) if value and value.isdigit() else None
+
+    @property
+    def maddr(self) -> str | None:
+        return self._params.get("maddr")
+
+    @property
+    def ttl(self) -> str | None:
+        return self._params.get("ttl")
+
+    @property
+    def sent_by(self) -> tuple[str, int | None]:
+        return self._host, self._port
+
+    def __str__(self) -> str:
+        if not (self._dirty or self._params.dirty):
+            return self._raw
+        port = "" if self._port is None else f":{self._port}"
+        return f"{self._protocol}/{self._transport} {self._host}{port}{self._params.render()}"
+
+    def __repr__(self) -> str:
+        return f"Via({str(self)!r})"
+
+
+def parse_via(value: str) -> Via:
+    m = _VIA_RE.match(value)
+    if m is None:
+        raise ParseError("bad Via header")
+    name, version, transport, host, port = m.groups()
+    params, pos = parse_header_params(value, m.end())
+    if pos != len(value) and value[pos:].strip(" \t"):
+        raise ParseError("bad Via parameters")
+    for pname, pvalue in params._items:
+        if pvalue == "" and pname.lower() != "rport":
+            raise ParseError("bad Via parameters")
+    via = Via.__new__(Via)
+    via._raw = value.strip(" \t")
+    via._dirty = False
+    via._protocol = f"{name}/{version}"
+    via._transport = transport
+    via._host = host
+    if port is not None:
+        number = int(port)
+        if number > 65535:
+            raise ParseError("bad Via port")
+        via._port = number
+    else:
+        via._port = None
+    via._params = params
+    return via
+
+
+def parse_vias(value: str) -> list[Via]:
+    """All Via values of one header line (a line may hold several, comma-separated)."""
+    return [parse_via(part) for part in split_commas(value)]
+
+
+class NameAddress:
+    """``"Display" <uri>;params`` as used by From, To, Contact, Route and Record-Route.
+
+    ``is_star`` is true for the ``Contact: *`` of a REGISTER that removes all bindings
+    (it has no URI).
+    """
+
+    __slots__ = ("_dirty", "_display", "_params", "_raw", "_uri")
+
+    uri = _tracked("uri")
+    params = _tracked("params")
+
+    def __init__(
+        self,
+        uri: Uri | str,
+        display_name: str | None = None,
+        params: Params | dict | None = None,
+    ) -> None:
+        self._uri = parse_uri(uri) if isinstance(uri, str) else uri
+        self._display = _quote(display_name) if display_name else None
+        self._params = params if isinstance(params, Params) else Params((params or {}).items())
+        self._raw = ""
+        self._dirty = True
+
+    @property
+    def is_star(self) -> bool:
+        return self._uri is None
+
+    @property
+    def display_name(self) -> str | None:
+        """The display name as text (quotes and quoted-pairs resolved)."""
+        return None if self._display is None else unquote(self._display)
+
+    @display_name.setter
+    def display_name(self, value: str | None) -> None:
+        self._display = _quote(value) if value else None
+        self._dirty = True
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty or self._params.dirty or (self._uri is not None and self._uri.dirty)
+
+    @property
+    def tag(self) -> str | None:
+        return self._params.get("tag")
+
+    @tag.setter
+    def tag(self, value: str | None) -> None:
+        if value is None:
+            self._params.pop("tag", None)
+        else:
+            self._params["tag"] = value
+
+    @property
+    def q(self) -> float:
+        """The Contact q-value (1.0 when absent or unreadable)."""
+        value = self._params.get("q")
+        try:
+            return float(value) if value else 1.0
+        except ValueError:
+            return 1.0
+
+    @property
+    def expires(self) -> int | None:
+        value = self._params.get("expires")
+        return int(value) if value and value.isdigit() else None
+
+    def __str__(self) -> str:
+        if not self.dirty:
+            return self._raw
+        if self._uri is None:
+            return "*" + self._params.render()
+        display = f"{self._display} " if self._display else ""
+        return f"{display}<{self._uri}>{self._params.render()}"
+
+    def __repr__(self) -> str:
+        return f"NameAddress({str(self)!r})"
+
+
+def _quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def parse_name_addr(value: str, allow_star: bool = False) -> NameAddress:
+    text = value.strip(" \t")
+    if not text:
+        raise ParseError("empty address")
+    na = NameAddress.__new__(NameAddress)
+    na._raw = text
+    na._dirty = False
+    na._display = None
+    if allow_star and text[0] == "*":
+        na._uri = None
+        pos = 1
+    else:
+        pos = 0
+        if text[0] == '"':
+            m = _QUOTED_RE.match(text)
+            if m is None:
+                raise ParseError("unterminated quoted string")
+            na._display = m.group(0)
+            pos = m.end()
+            while pos < len(text) and text[pos] in " \t":
+                pos += 1
+            if pos >= len(text) or text[pos] != "<":
+                raise ParseError("bad name-addr")
+        lt = text.find("<", pos)
+        if lt >= 0:
+            if na._display is None:
+                display = text[:lt].strip(" \t")
+                if display:
+                    if _DISPLAY_TOKENS_RE.match(display) is None:
+                        raise ParseError("bad display name")
+                    na._display = display
+            gt = text.find(">", lt)
+            if gt < 0:
+                raise ParseError("unterminated <")
+            # Lenient: spaces just inside the brackets are tolerated (RFC 4475 §3.1.2.14).
+            na._uri = parse_uri(text[lt + 1:gt].strip(" \t"))
+            pos = gt + 1
+        else:
+            m = _ADDR_SPEC_RE.match(text)
+            spec = m.group(0) if m else ""
+            if "?" in spec or "," in spec or "<" in spec or '"' in spec:
+                raise ParseError("URI with ?, or , must be in <>")
+            na._uri = parse_uri(spec)
+            pos = len(spec)
+    params, pos = parse_header_params(text, pos)
+    if pos != len(text) and text[pos:].strip(" \t"):
+        raise ParseError("bad header parameters")
+    for pname, _ in params._items:
+        if not pname:
+            raise ParseError("bad header parameters")
+    na._params = params
+    return na
+
+
+def parse_name_addrs(value: str, allow_star: bool = False) -> list[NameAddress]:
+    return [parse_name_addr(part, allow_star) for part in split_commas(value)]
+
+
+def fast_tag(value: str) -> str | None:
+    """The ``tag`` parameter of a From/To value without building the whole object.
+
+    Falls back to the full parser (and its errors) whenever the value is anything but
+    plain: a quoted display name, or an unquoted one that is not all tokens.
+    """
+    if '"' in value:
+        return parse_name_addr(value).tag
+    lt = value.find("<")
+    if lt >= 0:
+        gt = value.find(">", lt)
+        if gt < 0:
+            raise ParseError("unterminated <")
+        display = value[:lt].strip(" \t")
+        if display and _DISPLAY_TOKENS_RE.match(display) is None:
+            raise ParseError("bad display name")
+        tail = value[gt + 1:]
+    else:
+        semi = value.find(";")
+        if semi < 0:
+            return None
+        tail = value[semi:]
+    m = _TAG_RE.search(tail)
+    return m.group(1) if m else None
+
+
+class CSeq:
+    """``CSeq: number METHOD``."""
+
+    __slots__ = ("_dirty", "_method", "_number", "_raw")
+
+    number = _tracked("number")
+    method = _tracked("method")
+
+    def __init__(self, number: int, method: str) -> None:
+        self._number = number
+        self._method = method
+        self._raw = ""
+        self._dirty = True
+
+    @property
+    def dirty(self) -> bool:
+        return self._dirty
+
+    def __str__(self) -> str:
+        return self._raw if not self._dirty else f"{self._number} {self._method}"
+
+    def __repr__(self) -> str:
+        return f"CSeq({str(self)!r})"
+
+
+def parse_cseq(value: str) -> CSeq:
+    m = _CSEQ_RE.match(value)
+    if m is None:
+        raise ParseError("bad CSeq header")
+    number = int(m.group(1))
+    if number > MAX_CSEQ:
+        raise ParseError("CSeq number too large")
+    cseq = CSeq.__new__(CSeq)
+    cseq._raw = value.strip(" \t")
+    cseq._dirty = False
+    cseq._number = number
+    cseq._method = m.group(2)
+    return cseq
+
+
+def parse_max_forwards(value: str) -> int:
+    text = value.strip(" \t")
+    if not text.isdigit() or not text.isascii():
+        raise ParseError("bad Max-Forwards")
+    number = int(text)
+    if number > 255:
+        raise ParseError("Max-Forwards too large")
+    return number
+
+
+def parse_content_length(value: str) -> int:
+    text = value.strip(" \t")
+    if not text.isdigit() or not text.isascii() or len(text) > 10:
+        raise ParseError("bad Content-Length")
+    return int(text)
+
+
+__all__ = [
+    "CSeq",
+    "NameAddress",
+    "SipUri",
+    "Via",
+    "fast_tag",
+    "parse_content_length",
+    "parse_cseq",
+    "parse_max_forwards",
+    "parse_name_addr",
+    "parse_name_addrs",
+    "parse_via",
+    "parse_vias",
+]
