@@ -24,10 +24,18 @@ ENCODING = "utf-8"
 ERRORS = "surrogateescape"
 
 
+_CANONICAL_CACHE: dict[str, str] = {}
+
+
 def canonical_name(name: str) -> str:
     """The lookup key of a header name: lowercase long form."""
-    low = name.strip().lower()
-    return COMPACT_FORMS.get(low, low)
+    key = _CANONICAL_CACHE.get(name)
+    if key is None:
+        low = name.strip().lower()
+        key = COMPACT_FORMS.get(low, low)
+        if len(_CANONICAL_CACHE) < 1024:
+            _CANONICAL_CACHE[name] = key
+    return key
 
 
 def raw_value(line: bytes) -> str:
@@ -45,9 +53,12 @@ def _render_objects(objs: Any) -> str:
 
 
 def _objects_dirty(objs: Any) -> bool:
-    if isinstance(objs, list):
-        return any(o.dirty for o in objs)
-    return bool(getattr(objs, "dirty", False))
+    if objs.__class__ is list:
+        for o in objs:
+            if o.dirty:
+                return True
+        return False
+    return getattr(objs, "dirty", False) is True
 
 
 class Headers:
@@ -126,7 +137,19 @@ class Headers:
         return list(self)
 
     def items(self) -> list[tuple[str, str]]:
-        return [(self.name_at(i), self._value(i)) for i in range(len(self._keys))]
+        out = []
+        objs = self._objs
+        for i, line in enumerate(self._lines):
+            name, _, value = line.partition(b":")
+            name = name.strip().decode(ENCODING, ERRORS)
+            obj = objs[i]
+            if obj is not None and _objects_dirty(obj):
+                out.append((name, _render_objects(obj)))
+            elif b"\n" in value:
+                out.append((name, raw_value(line)))
+            else:
+                out.append((name, value.strip(b" \t").decode(ENCODING, ERRORS)))
+        return out
 
     def __repr__(self) -> str:
         return f"Headers({self.items()!r})"
@@ -211,15 +234,23 @@ class Headers:
     def parsed_all(self, name: str, parser: Any) -> list[Any]:
         """Parsed values of every ``name`` header, flattened (for multi-value headers)."""
         key = canonical_name(name)
+        keys = self._keys
         out: list[Any] = []
-        for i, k in enumerate(self._keys):
-            if k == key:
+        if key not in keys:
+            return out
+        i = keys.index(key)
+        while True:
+            value = self._objs[i]
+            if value is None:
                 value = self.parsed_at(i, parser)
-                if isinstance(value, list):
-                    out.extend(value)
-                else:
-                    out.append(value)
-        return out
+            if value.__class__ is list:
+                out.extend(value)
+            else:
+                out.append(value)
+            try:
+                i = keys.index(key, i + 1)
+            except ValueError:
+                return out
 
     # --- output -----------------------------------------------------------------------
     def is_modified(self) -> bool:

@@ -58,7 +58,7 @@ def _multi(value: str) -> list[NameAddress]:
 class Message:
     """What requests and responses share: headers, body, typed accessors, editing."""
 
-    __slots__ = ("_body", "_body_set", "_raw", "_start_set", "headers")
+    __slots__ = ("_body", "_body_set", "_raw", "_start_set", "_tags", "headers")
 
     headers: Headers
 
@@ -68,6 +68,7 @@ class Message:
         self._raw = b""
         self._body_set = True
         self._start_set = True
+        self._tags: tuple | None = None  # (From line, its tag, To line, its tag) from parsing
 
     # --- body ---------------------------------------------------------------------------
     @property
@@ -81,10 +82,16 @@ class Message:
 
     # --- typed accessors ------------------------------------------------------------------
     def _first(self, key: str, parser: Any) -> Any:
-        i = self.headers.index(key)
-        if i < 0:
+        """Parsed value of the first header with canonical name ``key`` (None if absent)."""
+        headers = self.headers
+        try:
+            i = headers._keys.index(key)
+        except ValueError:
             return None
-        return self.headers.parsed_at(i, parser)
+        objs = headers._objs[i]
+        if objs is None:
+            objs = headers.parsed_at(i, parser)
+        return objs
 
     @property
     def via(self) -> Via | None:
@@ -102,7 +109,11 @@ class Message:
 
     @property
     def call_id(self) -> str | None:
-        return self.headers.get("call-id")
+        headers = self.headers
+        try:
+            return raw_value(headers._lines[headers._keys.index("call-id")])
+        except ValueError:
+            return None
 
     @property
     def from_(self) -> NameAddress | None:
@@ -112,23 +123,28 @@ class Message:
     def to(self) -> NameAddress | None:
         return self._first("to", parse_name_addr)
 
-    def _tag(self, key: str) -> str | None:
+    def _tag(self, key: str, slot: int) -> str | None:
         headers = self.headers
-        i = headers.index(key)
-        if i < 0:
+        try:
+            i = headers._keys.index(key)
+        except ValueError:
             return None
         parsed = headers._objs[i]
         if parsed is not None:
             return parsed.tag
-        return fast_tag(raw_value(headers._lines[i]))
+        line = headers._lines[i]
+        tags = self._tags
+        if tags is not None and tags[slot] is line:  # the header is still the parsed one
+            return tags[slot + 1]
+        return fast_tag(raw_value(line))
 
     @property
     def from_tag(self) -> str | None:
-        return self._tag("from")
+        return self._tag("from", 0)
 
     @property
     def to_tag(self) -> str | None:
-        return self._tag("to")
+        return self._tag("to", 2)
 
     @property
     def contacts(self) -> list[NameAddress]:

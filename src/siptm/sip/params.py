@@ -90,9 +90,17 @@ class Params(MutableMapping[str, "str | None"]):
         )
 
 
+def new_params(items: list[list]) -> Params:
+    """A Params over ``[[name, value], ...]`` (taken as is; the parsers' fast constructor)."""
+    params = Params.__new__(Params)
+    params._items = items
+    params.dirty = False
+    return params
+
+
 def parse_uri_params(text: str) -> Params:
     """``;a=b;lr`` inside a URI (no quoting, no whitespace allowed)."""
-    params = Params()
+    params = new_params([])
     items = params._items
     for part in text.split(";")[1:]:
         name, eq, value = part.partition("=")
@@ -115,7 +123,7 @@ def parse_header_params(text: str, pos: int = 0) -> tuple[Params, int]:
     Parsing stops at the end of the text or at a character that cannot continue a
     parameter list (the caller decides whether that is an error).
     """
-    params = Params()
+    params = new_params([])
     items = params._items
     end = len(text)
     match = _HPARAM_RE.match

@@ -15,10 +15,9 @@ import re
 from ..errors import ParseError
 from .headers import COMPACT_FORMS, Headers, raw_value
 from .message import Request, Response
-from .values import fast_tag, parse_content_length, parse_cseq, parse_max_forwards, parse_vias
+from .values import fast_tag, parse_content_length, parse_cseq, parse_vias
 
 _TOKEN_B = re.compile(rb"[A-Za-z0-9.!%*_+`'~-]+\Z")
-_SCHEME_B = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]*:")
 _VERSION_B = re.compile(rb"SIP/[0-9]+\.[0-9]+\Z", re.I)
 _LINE_SPLIT = re.compile(rb"\r?\n")
 _SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
@@ -71,6 +70,66 @@ def parse(data: bytes) -> Request | Response:
         raise ParseError("malformed message") from exc
 
 
+_NAME_RE = re.compile(rb"\r\n([^:\r\n]*):")
+_RURI_B = re.compile(rb'[A-Za-z][A-Za-z0-9+.\-]*:[^<>"\t]+\Z')
+_METHODS = {m.encode(): m for m in (
+    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
+    "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE",
+)}
+
+
+def _index_headers(head: bytes) -> tuple[list[bytes], list[str]]:
+    """Split the header block into (start line + header lines, canonical keys).
+
+    The fast path (no folding, every name already known) costs a split, one regex scan
+    and a map over a dict; anything unusual goes through the careful line-by-line loop.
+    """
+    lines = head.split(b"\r\n")
+    if b"\n" not in head or head.count(b"\n") == len(lines) - 1:
+        names = _NAME_RE.findall(head)
+        if len(names) == len(lines) - 1:
+            keys = list(map(_NAME_CACHE.get, names))
+            if None not in keys:
+                return lines, keys  # type: ignore[return-value]
+    else:
+        lines = _LINE_SPLIT.split(head)
+    keys = []
+    out = [lines[0]]
+    for line in lines[1:]:
+        if not line:
+            continue
+        first = line[0]
+        if first == 32 or first == 9:  # folded continuation of the previous header
+            if len(out) == 1:
+                raise ParseError("folded line before any header")
+            out[-1] = out[-1] + b"\r\n" + line
+            continue
+        colon = line.find(b":")
+        if colon <= 0:
+            raise ParseError("header line without a colon")
+        keys.append(_key_for(line[:colon]))
+        out.append(line)
+    return out, keys
+
+
+def _int_value(line: bytes, max_digits: int, error: str) -> int:
+    value = line[line.index(b":") + 1:]
+    if b"\n" in value:
+        value = value.replace(b"\r\n", b"")
+    value = value.strip(b" \t")
+    if not value.isdigit():
+        raise ParseError(error)
+    value = value.lstrip(b"0") or b"0"
+    if len(value) > max_digits:
+        raise ParseError(error)
+    return int(value)
+
+
+def _value(line: bytes) -> str:
+    return raw_value(line) if b"\n" in line else (
+        line[line.index(b":") + 1:].strip(b" \t").decode("utf-8", "surrogateescape"))
+
+
 def _parse(data: bytes) -> Request | Response:
     data = bytes(data)
     start = 0
@@ -80,9 +139,6 @@ def _parse(data: bytes) -> Request | Response:
     if end >= 0:
         head = data[start:end]
         body_start = end + 4
-        lines = head.split(b"\r\n")
-        if b"\n" in head and head.count(b"\n") != len(lines) - 1:
-            lines = _LINE_SPLIT.split(head)
     else:
         lf_end = data.find(b"\n\n", start)
         if lf_end >= 0:  # bare-LF line endings
@@ -91,40 +147,25 @@ def _parse(data: bytes) -> Request | Response:
         else:  # no empty line at all: everything is header (RFC 4475 §3.1.2.15 as archived)
             head = data[start:].rstrip(b"\r\n")
             body_start = len(data)
-        lines = _LINE_SPLIT.split(head)
     if not head:
         raise ParseError("empty message")
-
-    keys: list[str] = []
-    hlines: list[bytes] = []
-    for line in lines[1:]:
-        if not line:
-            continue
-        first = line[0]
-        if first == 32 or first == 9:  # folded continuation of the previous header
-            if not hlines:
-                raise ParseError("folded line before any header")
-            hlines[-1] = hlines[-1] + b"\r\n" + line
-            continue
-        colon = line.find(b":")
-        if colon <= 0:
-            raise ParseError("header line without a colon")
-        keys.append(_key_for(line[:colon]))
-        hlines.append(line)
+    lines, keys = _index_headers(head)
+    hlines = lines[1:]
 
     for key in _REQUIRED:
         if key not in keys:
             raise ParseError(f"missing {key} header")
-    for key in _SINGLE_VALUED:
-        if keys.count(key) > 1:
-            raise ParseError(f"more than one {key} header")
+    if len(set(keys)) != len(keys):
+        for key in _SINGLE_VALUED:
+            if keys.count(key) > 1:
+                raise ParseError(f"more than one {key} header")
     headers = Headers._from_lines(keys, hlines)
     objs = headers._objs
 
     # Body, framed by Content-Length when present (RFC 3261 §18.3).
     if "content-length" in keys:
         ci = keys.index("content-length")
-        length = parse_content_length(raw_value(hlines[ci]))
+        length = _int_value(hlines[ci], 10, "bad Content-Length")
         objs[ci] = length
         if length > len(data) - body_start:
             raise ParseError("Content-Length larger than message")
@@ -136,16 +177,21 @@ def _parse(data: bytes) -> Request | Response:
 
     # The transaction keys, checked now so a broken one fails the whole message.
     ci = keys.index("cseq")
-    cseq = objs[ci] = parse_cseq(raw_value(hlines[ci]))
+    cseq = objs[ci] = parse_cseq(_value(hlines[ci]))
     vi = keys.index("via")
-    objs[vi] = parse_vias(raw_value(hlines[vi]))
-    if not raw_value(hlines[keys.index("call-id")]):
+    objs[vi] = parse_vias(_value(hlines[vi]))
+    call_id = hlines[keys.index("call-id")]
+    if not call_id[call_id.index(b":") + 1:].strip():
         raise ParseError("empty Call-ID")
-    fast_tag(raw_value(hlines[keys.index("from")]))
-    fast_tag(raw_value(hlines[keys.index("to")]))
+    from_line = hlines[keys.index("from")]
+    to_line = hlines[keys.index("to")]
+    from_tag = fast_tag(_value(from_line))
+    to_tag = fast_tag(_value(to_line))
     if "max-forwards" in keys:
         mi = keys.index("max-forwards")
-        objs[mi] = parse_max_forwards(raw_value(hlines[mi]))
+        hops = objs[mi] = _int_value(hlines[mi], 3, "bad Max-Forwards")
+        if hops > 255:
+            raise ParseError("Max-Forwards too large")
 
     start_line = lines[0]
     if start_line.startswith(b"SIP/"):
@@ -159,6 +205,7 @@ def _parse(data: bytes) -> Request | Response:
     msg._raw = raw
     msg._body_set = False
     msg._start_set = False
+    msg._tags = (from_line, from_tag, to_line, to_tag)
     return msg
 
 
@@ -167,20 +214,23 @@ def _request(line: bytes) -> Request:
     if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2]:
         raise ParseError("bad request line")
     method, uri, version = parts
-    if _TOKEN_B.match(method) is None:
-        raise ParseError("bad method")
+    name = _METHODS.get(method)
+    if name is None:
+        if _TOKEN_B.match(method) is None:
+            raise ParseError("bad method")
+        name = method.decode("ascii")
     if version != b"SIP/2.0" and version.upper() != b"SIP/2.0":
         if _VERSION_B.match(version):
             raise ParseError("SIP version not supported", 505)
         raise ParseError("bad request line")
-    scheme = _SCHEME_B.match(uri)
-    if scheme is None or any(c in uri for c in b'<>"\t'):
+    if _RURI_B.match(uri) is None:
         raise ParseError("bad Request-URI")
-    is_sip = uri[: scheme.end()].lower() in (b"sip:", b"sips:")
-    if is_sip and b"?" in uri[uri.rfind(b"@") + 1:]:
-        raise ParseError("headers not allowed in Request-URI")
+    if b"?" in uri:
+        scheme = uri[: uri.index(b":") + 1].lower()
+        if (scheme == b"sip:" or scheme == b"sips:") and b"?" in uri[uri.rfind(b"@") + 1:]:
+            raise ParseError("headers not allowed in Request-URI")
     req = Request.__new__(Request)
-    req.method = method.decode("ascii")
+    req.method = name
     req._uri = None
     req._uri_text = uri.decode("utf-8", "surrogateescape")
     req.version = "SIP/2.0"
@@ -192,7 +242,7 @@ def _response(line: bytes) -> Response:
     if len(parts) < 2:
         raise ParseError("bad status line")
     version, code = parts[0], parts[1]
-    if version.upper() != b"SIP/2.0":
+    if version != b"SIP/2.0" and version.upper() != b"SIP/2.0":
         raise ParseError("SIP version not supported", 505)
     if len(code) != 3 or not code.isdigit() or not b"100" <= code <= b"699":
         raise ParseError("bad status code")

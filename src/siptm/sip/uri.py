@@ -14,7 +14,7 @@ from operator import attrgetter
 from urllib.parse import unquote_to_bytes
 
 from ..errors import ParseError
-from .params import Params, parse_uri_params
+from .params import Params, new_params, parse_uri_params
 
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _HOST_RE = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_\-.]+)(?::([0-9]{1,5}))?\Z")
@@ -234,7 +234,39 @@ def parse_uri(text: str) -> Uri:
     return AbsoluteUri(text)
 
 
+# The everyday shape: plain user, host, port, simple params, no password or headers.
+_SIP_FAST_RE = re.compile(
+    r"(?:([A-Za-z0-9\-_.!~*'()%&=+$,]+)@)?([A-Za-z0-9_\-.]+|\[[0-9A-Fa-f:.]+\])"
+    r"(?::([0-9]{1,5}))?((?:;[A-Za-z0-9\-_.!~*'()%&+$\[\]/:]+(?:=[A-Za-z0-9\-_.!~*'()%&+$\[\]/:]*)?)*)\Z"
+)
+
+
 def _parse_sip(text: str, scheme: str, rest: str) -> SipUri:
+    m = _SIP_FAST_RE.match(rest)
+    if m is not None:
+        user, host, port, ptext = m.groups()
+        uri = SipUri.__new__(SipUri)
+        uri._raw = text
+        uri._dirty = False
+        uri._scheme = scheme
+        uri._user = user
+        uri._password = None
+        uri._host = host
+        uri._port = None
+        if port is not None:
+            uri._port = int(port)
+            if uri._port > 65535:
+                raise ParseError("bad URI port")
+        if ptext:
+            items = []
+            for part in ptext[1:].split(";"):
+                name, eq, value = part.partition("=")
+                items.append([name, value if eq else None])
+            uri._params = new_params(items)
+        else:
+            uri._params = new_params([])
+        uri._headers = {}
+        return uri
     uri = SipUri.__new__(SipUri)
     uri._raw = text
     uri._dirty = False

@@ -97,7 +97,35 @@ class Via:
         return f"Via({str(self)!r})"
 
 
+_VIA_FAST_RE = re.compile(
+    r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9_\-.]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
+    r"((?:;[A-Za-z0-9.!%*_+`'~-]+(?:=[A-Za-z0-9.!%*_+`'~:\[\]-]+)?)*)\Z"
+)
+
+
 def parse_via(value: str) -> Via:
+    m = _VIA_FAST_RE.match(value)
+    if m is not None:  # the common, plain shape: one regex, params split on ';'
+        transport, host, port, ptext = m.groups()
+        via = Via.__new__(Via)
+        via._raw = value
+        via._dirty = False
+        via._protocol = "SIP/2.0"
+        via._transport = transport
+        via._host = host
+        via._port = None
+        if port is not None:
+            via._port = int(port)
+            if via._port > 65535:
+                raise ParseError("bad Via port")
+        params = Params()
+        if ptext:
+            items = params._items
+            for part in ptext[1:].split(";"):
+                name, eq, pvalue = part.partition("=")
+                items.append([name, pvalue if eq else None])
+        via._params = params
+        return via
     m = _VIA_RE.match(value)
     if m is None:
         raise ParseError("bad Via header")
