@@ -137,6 +137,14 @@ class Headers:
         return list(self)
 
     def items(self) -> list[tuple[str, str]]:
+        if not self._any_dirty():
+            pairs = [line.partition(b":") for line in self._lines]
+            if not any(b"\n" in value for _, _, value in pairs):
+                return [(n.strip().decode(ENCODING, ERRORS), v.strip(b" \t").decode(ENCODING, ERRORS))
+                        for n, _, v in pairs]
+        return self._items_slow()
+
+    def _items_slow(self) -> list[tuple[str, str]]:
         out = []
         objs = self._objs
         for i, line in enumerate(self._lines):
@@ -254,8 +262,9 @@ class Headers:
 
     # --- output -----------------------------------------------------------------------
     def is_modified(self) -> bool:
-        if self.modified:
-            return True
+        return self.modified or self._any_dirty()
+
+    def _any_dirty(self) -> bool:
         for objs in self._objs:
             if objs is not None and _objects_dirty(objs):
                 return True

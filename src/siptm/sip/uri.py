@@ -219,6 +219,8 @@ def parse_uri(text: str) -> Uri:
 
     Raises :class:`ParseError` for a malformed SIP/SIPS/TEL URI or a string that is not a URI.
     """
+    if text.startswith("sip:"):
+        return _parse_sip(text, "sip", text[4:])
     m = _SCHEME_RE.match(text)
     if m is None:
         raise ParseError("bad URI")

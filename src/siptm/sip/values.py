@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from ..errors import ParseError
-from .params import Params, parse_header_params, split_commas, unquote
+from .params import Params, new_params, parse_header_params, split_commas, unquote
 from .uri import SipUri, Uri, _tracked, parse_uri
 
 _TOKEN = r"[A-Za-z0-9.!%*_+`'~-]+"
@@ -242,8 +242,29 @@ def _quote(text: str) -> str:
     return f'"{escaped}"'
 
 
+_NA_FAST_RE = re.compile(
+    rf'(?:("(?:[^"\\]|\\.)*")|({_TOKEN}(?:[ \t]+{_TOKEN})*))?[ \t]*<([^<>"\s]+)>'
+    rf"((?:;{_TOKEN}(?:={_TOKEN})?)*)\Z"
+)
+
+
 def parse_name_addr(value: str, allow_star: bool = False) -> NameAddress:
     text = value.strip(" \t")
+    m = _NA_FAST_RE.match(text)
+    if m is not None:  # the everyday shape: [display] <uri>;token=token...
+        quoted, tokens, uri, ptext = m.groups()
+        na = NameAddress.__new__(NameAddress)
+        na._raw = text
+        na._dirty = False
+        na._display = quoted or tokens
+        na._uri = parse_uri(uri)
+        items = []
+        if ptext:
+            for part in ptext[1:].split(";"):
+                name, eq, pvalue = part.partition("=")
+                items.append([name, pvalue if eq else None])
+        na._params = new_params(items)
+        return na
     if not text:
         raise ParseError("empty address")
     na = NameAddress.__new__(NameAddress)
