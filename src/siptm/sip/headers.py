@@ -140,8 +140,10 @@ class Headers:
         if not self._any_dirty():
             pairs = [line.partition(b":") for line in self._lines]
             if not any(b"\n" in value for _, _, value in pairs):
-                return [(n.strip().decode(ENCODING, ERRORS), v.strip(b" \t").decode(ENCODING, ERRORS))
-                        for n, _, v in pairs]
+                return [
+                    (n.strip().decode(ENCODING, ERRORS), v.strip(b" \t").decode(ENCODING, ERRORS))
+                    for n, _, v in pairs
+                ]
         return self._items_slow()
 
     def _items_slow(self) -> list[tuple[str, str]]:
