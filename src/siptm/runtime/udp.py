@@ -1,0 +1,107 @@
+"""UDP listeners: one datagram = one message, sent and received on the listening socket.
+
+Rules of this module: the socket is created and bound here (``SO_REUSEPORT`` when asked,
+for several worker processes on one port) and handed to asyncio; sends go straight to
+``socket.sendto`` so that an immediate failure is reported with its destination
+(asyncio's ``sendto`` would report it without one). A datagram that would block is
+handed to the asyncio transport, which buffers it. Nothing here parses SIP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable
+
+from ..net import Address
+
+__all__ = ["MessageCallback", "UdpEndpoint", "open_udp"]
+
+log = logging.getLogger("siptm.runtime.udp")
+
+MessageCallback = Callable[[bytes, Address, Address], None]
+ErrorCallback = Callable[[Address, str], None]
+
+
+class UdpEndpoint(asyncio.DatagramProtocol):
+    """One bound UDP socket; ``local`` is its address (with the real port)."""
+
+    def __init__(self, sock: socket.socket, local: Address, on_message: MessageCallback,
+                 on_error: ErrorCallback) -> None:
+        self.sock = sock
+        self.local = local
+        self.family = sock.family
+        self._on_message = on_message
+        self._on_error = on_error
+        self.transport: asyncio.DatagramTransport | None = None
+        self.received = 0
+        self.sent = 0
+
+    # --- asyncio protocol ------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:
+        self.received += 1
+        self._on_message(data, Address("udp", addr[0], addr[1]), self.local)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP errors on an unconnected socket (or a buffered send that failed later):
+        # the destination is unknown here, so it can only be logged.
+        log.debug("udp %s: %s", self.local, exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+
+    # --- sending --------------------------------------------------------------------------
+    def send(self, data: bytes, dest: Address) -> None:
+        addr = (dest.host, dest.port)
+        try:
+            self.sock.sendto(data, addr)
+        except BlockingIOError:
+            if self.transport is None:
+                self._on_error(dest, "udp socket closed")
+                return
+            self.transport.sendto(data, addr)
+        except OSError as exc:
+            self._on_error(dest, f"udp send failed: {exc.strerror or exc}")
+            return
+        self.sent += 1
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+        else:
+            self.sock.close()
+
+
+def _bind(local: Address, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in local.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setblocking(False)
+        sock.bind((local.host, local.port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def open_udp(local: Address, on_message: MessageCallback, on_error: ErrorCallback,
+                   *, reuse_port: bool = False) -> UdpEndpoint:
+    """Bind ``local`` (port 0 picks a free port) and start receiving."""
+    loop = asyncio.get_running_loop()
+    sock = _bind(local, reuse_port)
+    bound = Address("udp", local.host, sock.getsockname()[1])
+    endpoint = UdpEndpoint(sock, bound, on_message, on_error)
+    try:
+        await loop.create_datagram_endpoint(lambda: endpoint, sock=sock)
+    except BaseException:
+        sock.close()
+        raise
+    return endpoint
