@@ -148,9 +148,11 @@ class TmSettings:
     rfc4320_no_408: bool = _p(False, "bool", "RFC 4320: send no 408 upstream when a "
                               "non-INVITE times out")
 
-    def timer_values(self) -> dict[str, int | bool]:
-        """The fields shared by name with ``siptm.core.timers.TimerConfig``."""
-        return {name: getattr(self, name) for name in TIMER_FIELDS}
+    def timer_values(self) -> dict[str, int]:
+        """The fields shared by name with ``siptm.core.timers.TimerConfig``, as integers
+        (the two switches as 0/1, as the seeds write them):
+        ``TimerConfig(**settings.timer_values())``."""
+        return {name: int(getattr(self, name)) for name in TIMER_FIELDS}
 
 
 # OpenSIPS (seed 003) name -> (Kamailio name, factor to Kamailio's unit). All are read in

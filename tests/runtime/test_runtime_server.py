@@ -290,6 +290,28 @@ def test_send_failures_are_reported_to_the_engine():
     asyncio.run(main())
 
 
+def test_a_send_with_its_own_on_error_reports_there_not_to_the_engine():
+    async def main():
+        box: list[FakeEngine] = []
+        async with start(box, on_receive=lambda *a: []) as server:
+            client = await udp_client()
+            got = []
+
+            def on_error(dest, error, now):
+                got.append((dest, error))
+                return [Send(b"after-error", client.address)]
+
+            bad = Address("udp", "no-such-host.invalid", 5060)
+            server.apply(lambda now: [Send(b"x", bad, on_error=on_error)])
+            data, _ = await wait_for(client.inbox.get())
+            assert data == b"after-error"
+            assert got[0][0] == bad and "cannot resolve" in got[0][1]
+            assert box[0].errors.empty()
+            client.transport.close()
+
+    asyncio.run(main())
+
+
 def test_host_names_are_resolved_before_sending():
     async def main():
         box: list[FakeEngine] = []

@@ -17,9 +17,12 @@ from typing import Any
 
 from ..net import Address
 
-__all__ = ["EffectDispatcher", "EffectHandler", "OnDone", "RunCoroutine", "Send"]
+__all__ = ["EffectDispatcher", "EffectHandler", "OnDone", "OnSendError", "RunCoroutine", "Send"]
 
 log = logging.getLogger("siptm.runtime")
+
+OnSendError = Callable[[Address, str, float], "Iterable[object] | None"]
+OnDone = Callable[[Any, "BaseException | None", float], "Iterable[object] | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +32,16 @@ class Send:
     UDP goes out from ``local`` (a listener address) or the first UDP listener of the
     destination's address family. TCP/TLS use connection ``dest.connection`` while it is
     open, else a connection to (host, port) from the connection table, else a new one.
-    A host name in ``dest`` is resolved first. Failures come back as
-    ``engine.transport_error(dest, reason, now)``, never as an exception.
+    A host name in ``dest`` is resolved first. A failure never raises: it comes back
+    as ``on_error(dest, reason, now)`` when given (its effects are dispatched), else as
+    ``engine.transport_error(dest, reason, now)``.
     """
 
     data: bytes
     dest: Address
     local: Address | None = None
+    on_error: OnSendError | None = None
 
-
-OnDone = Callable[[Any, "BaseException | None", float], "Iterable[object] | None"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from ..config import Config
 from ..net import Address
-from .effects import EffectDispatcher, RunCoroutine, Send
+from .effects import EffectDispatcher, OnSendError, RunCoroutine, Send
 from .transports import Transports
 
 __all__ = ["Engine", "EngineFactory", "RuntimeInfo", "Server", "run"]
@@ -208,19 +208,30 @@ class Server:
         now = max(self._time(), self._timer_when)
         self._call_engine("handle_timers", self.engine.handle_timers, now)  # type: ignore[union-attr]
 
-    def _on_transport_error(self, dest: Address, error: str) -> None:
+    def _on_transport_error(self, dest: Address, error: str, token: object) -> None:
         self.transport_errors += 1
         if self._closed or self._loop is None:
             return
-        self._loop.call_soon(self._report_transport_error, dest, error)
+        self._loop.call_soon(self._report_transport_error, dest, error, token)
 
-    def _report_transport_error(self, dest: Address, error: str) -> None:
+    def _report_transport_error(self, dest: Address, error: str, token: object) -> None:
         if self._closed:
             return
         log.debug("transport error to %s: %s", dest, error)
+        if token is not None:
+            on_error: OnSendError = token  # type: ignore[assignment]
+            self._call_engine("on_error", lambda now: on_error(dest, error, now))
+            return
         engine = self.engine
         assert engine is not None
         self._call_engine("transport_error", lambda now: engine.transport_error(dest, error, now))
+
+    def send(self, data: bytes, dest: Address, local: Address | None = None,
+             on_error: OnSendError | None = None) -> None:
+        """Send now (what a :class:`Send` effect does); for handlers of engine-defined
+        effects. A failure calls ``on_error(dest, reason, now)`` on a later loop turn, or
+        ``engine.transport_error`` without one; either's effects are dispatched."""
+        self._send(data, dest, local, on_error)
 
     def apply(self, call: Callable[[float], Iterable[object] | None]) -> None:
         """Run ``call(now)`` (something that talks to the engine), dispatch its effects,
@@ -261,7 +272,7 @@ class Server:
 
     # --- effect handlers --------------------------------------------------------------------
     def _do_send(self, effect: Send, now: float) -> None:
-        self._send(effect.data, effect.dest, effect.local)
+        self._send(effect.data, effect.dest, effect.local, effect.on_error)
 
     def _do_run_coroutine(self, effect: RunCoroutine, now: float) -> None:
         loop = self._loop

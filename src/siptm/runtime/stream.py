@@ -29,7 +29,7 @@ __all__ = ["StreamConnection", "StreamTransports"]
 log = logging.getLogger("siptm.runtime.stream")
 
 MessageCallback = Callable[[bytes, Address, Address], None]
-ErrorCallback = Callable[[Address, str], None]
+ErrorCallback = Callable[[Address, str, object], None]
 
 
 class StreamConnection(asyncio.Protocol):
@@ -44,7 +44,7 @@ class StreamConnection(asyncio.Protocol):
         self.remote = remote  # known up front for outgoing connections
         self.transport: asyncio.Transport | None = None
         self.framer = StreamFramer(manager.max_header_bytes, manager.max_body_bytes)
-        self.pending: list[bytes] | None = None  # data queued while connecting
+        self.pending: list[tuple[bytes, object]] | None = None  # queued while connecting
         self.last_activity = manager.loop.time()
         self.closed = False
 
@@ -69,7 +69,7 @@ class StreamConnection(asyncio.Protocol):
             transport.close()
             return
         pending, self.pending = self.pending, None
-        for data in pending or ():
+        for data, _ in pending or ():
             self.transport.write(data)
 
     def data_received(self, data: bytes) -> None:
@@ -99,11 +99,11 @@ class StreamConnection(asyncio.Protocol):
         self.manager._lost(self)
 
     # --- ours -------------------------------------------------------------------------------
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes, token: object = None) -> None:
         self.last_activity = self.manager.loop.time()
         if self.transport is None:
             assert self.pending is not None
-            self.pending.append(data)
+            self.pending.append((data, token))
         else:
             self.transport.write(data)
 
@@ -222,15 +222,16 @@ class StreamTransports:
         return None
 
     # --- sending ----------------------------------------------------------------------------
-    def send(self, data: bytes, dest: Address) -> None:
-        """Write ``data`` to ``dest`` (an IP literal), opening a connection if needed."""
+    def send(self, data: bytes, dest: Address, token: object = None) -> None:
+        """Write ``data`` to ``dest`` (an IP literal), opening a connection if needed.
+        A failure is reported as ``on_error(dest, reason, token)``."""
         conn = self.lookup(dest)
         if conn is None:
             if self._closing:
-                self._on_error(dest, "shutting down")
+                self._on_error(dest, "shutting down", token)
                 return
             conn = self._open(dest)
-        conn.write(data)
+        conn.write(data, token)
 
     def _open(self, dest: Address) -> StreamConnection:
         name = dest.transport
@@ -276,8 +277,8 @@ class StreamTransports:
         self._unregister(conn)
         dest = Address(conn.name, conn.remote.host, conn.remote.port)  # type: ignore[union-attr]
         log.info("%s %s: %s", conn.name, dest, reason)
-        for _ in pending:
-            self._on_error(dest, reason)
+        for _, token in pending:
+            self._on_error(dest, reason, token)
 
     # --- idle sweep -------------------------------------------------------------------------
     def _arm_sweeper(self) -> None:

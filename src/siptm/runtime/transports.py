@@ -5,7 +5,8 @@ Rules of this module: ``send`` never raises and never blocks. It picks the UDP s
 destination whose host is a name is resolved first with the system resolver
 (``loop.getaddrinfo``), asynchronously. Every failure (no listener for that transport,
 unresolvable name, refused connection, connect timeout, ``sendto`` error) is reported
-to ``on_error(dest, reason)`` with the destination exactly as it was given.
+to ``on_error(dest, reason, token)`` with the destination exactly as it was given and
+the ``token`` the caller passed to ``send`` (the server uses it for per-send callbacks).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ __all__ = ["Transports"]
 log = logging.getLogger("siptm.runtime")
 
 MessageCallback = Callable[[bytes, Address, Address], None]
-ErrorCallback = Callable[[Address, str], None]
+ErrorCallback = Callable[[Address, str, object], None]
 
 
 class Transports:
@@ -76,29 +77,30 @@ class Transports:
         return bound
 
     # --- sending ----------------------------------------------------------------------------
-    def send(self, data: bytes, dest: Address, local: Address | None = None) -> None:
+    def send(self, data: bytes, dest: Address, local: Address | None = None,
+             token: object = None) -> None:
         if self._closed:
             return
         if dest.connection is not None and dest.transport != "udp":
             conn = self.stream.lookup(dest)  # the connection the request came on, if open
             if conn is not None:
-                conn.write(data)
+                conn.write(data, token)
                 return
         if not is_ip(dest.host):
-            self._resolve_then_send(data, dest, local)
+            self._resolve_then_send(data, dest, local, token)
             return
         if dest.host.startswith("["):
             dest = Address(dest.transport, dest.host[1:-1], dest.port, dest.connection)
         if dest.transport == "udp":
             endpoint = self._udp_for(dest, local)
             if endpoint is None:
-                self._on_error(dest, "no udp listener for this address family")
+                self._on_error(dest, "no udp listener for this address family", token)
                 return
-            endpoint.send(data, dest)
+            endpoint.send(data, dest, token)
         elif dest.transport in ("tcp", "tls"):
-            self.stream.send(data, dest)
+            self.stream.send(data, dest, token)
         else:
-            self._on_error(dest, f"unsupported transport {dest.transport!r}")
+            self._on_error(dest, f"unsupported transport {dest.transport!r}", token)
 
     def _udp_for(self, dest: Address, local: Address | None) -> UdpEndpoint | None:
         udp = self.udp
@@ -115,27 +117,29 @@ class Transports:
                 return endpoint
         return None
 
-    def _resolve_then_send(self, data: bytes, dest: Address, local: Address | None) -> None:
-        task = self.loop.create_task(self._resolve(data, dest, local))
+    def _resolve_then_send(self, data: bytes, dest: Address, local: Address | None,
+                           token: object) -> None:
+        task = self.loop.create_task(self._resolve(data, dest, local, token))
         self._resolving.add(task)
         task.add_done_callback(self._resolving.discard)
 
-    async def _resolve(self, data: bytes, dest: Address, local: Address | None) -> None:
+    async def _resolve(self, data: bytes, dest: Address, local: Address | None,
+                       token: object) -> None:
         kind = socket.SOCK_DGRAM if dest.transport == "udp" else socket.SOCK_STREAM
         try:
             infos = await self.loop.getaddrinfo(dest.host, dest.port, type=kind)
         except (OSError, UnicodeError) as exc:
-            self._on_error(dest, f"cannot resolve {dest.host}: {exc}")
+            self._on_error(dest, f"cannot resolve {dest.host}: {exc}", token)
             return
         families = {e.family for e in self.udp} if dest.transport == "udp" else None
         hosts = [info[4][0] for info in infos if families is None or info[0] in families]
         if not hosts:
-            self._on_error(dest, f"{dest.host}: no address of a family we listen on")
+            self._on_error(dest, f"{dest.host}: no address of a family we listen on", token)
             return
         resolved = Address(dest.transport, hosts[0], dest.port, dest.connection)
         if self._closed:
             return
-        self.send(data, resolved, local)
+        self.send(data, resolved, local, token)
 
     # --- shutdown ---------------------------------------------------------------------------
     async def close(self) -> None:

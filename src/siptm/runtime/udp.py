@@ -21,7 +21,7 @@ __all__ = ["MessageCallback", "UdpEndpoint", "open_udp"]
 log = logging.getLogger("siptm.runtime.udp")
 
 MessageCallback = Callable[[bytes, Address, Address], None]
-ErrorCallback = Callable[[Address, str], None]
+ErrorCallback = Callable[[Address, str, object], None]
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):
@@ -55,17 +55,17 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self.transport = None
 
     # --- sending --------------------------------------------------------------------------
-    def send(self, data: bytes, dest: Address) -> None:
+    def send(self, data: bytes, dest: Address, token: object = None) -> None:
         addr = (dest.host, dest.port)
         try:
             self.sock.sendto(data, addr)
         except BlockingIOError:
             if self.transport is None:
-                self._on_error(dest, "udp socket closed")
+                self._on_error(dest, "udp socket closed", token)
                 return
             self.transport.sendto(data, addr)
         except OSError as exc:
-            self._on_error(dest, f"udp send failed: {exc.strerror or exc}")
+            self._on_error(dest, f"udp send failed: {exc.strerror or exc}", token)
             return
         self.sent += 1
 
