@@ -323,6 +323,9 @@ def run(config: Config, engine_factory: EngineFactory, *, worker_id: int = 0,
         except OSError as exc:
             log.error("cannot listen: %s", exc)
             return 1
+        except Exception:
+            log.exception("cannot start the engine")
+            return 1
         loop = asyncio.get_running_loop()
         signals = (signal.SIGINT, signal.SIGTERM)
         for sig in signals:
