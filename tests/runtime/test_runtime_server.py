@@ -7,7 +7,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from conftest import FakeEngine, loopback_config, open_sockets, until, wait_for
+from runtime_helpers import FakeEngine, loopback_config, open_sockets, until, wait_for
 
 from siptm.net import Address
 from siptm.runtime.effects import RunCoroutine, Send

@@ -7,7 +7,7 @@ import asyncio
 import ssl
 from dataclasses import replace
 
-from conftest import FakeEngine, loopback_config, until, wait_for
+from runtime_helpers import FakeEngine, loopback_config, until, wait_for
 
 from siptm.config import TlsSettings
 from siptm.net import Address

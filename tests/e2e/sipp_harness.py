@@ -1,0 +1,404 @@
+"""End-to-end harness: the real ``siptm run`` process and SIPp peers on loopback.
+
+Rules of this module: every process it starts runs in its own session (process group)
+and is registered with a :class:`Reaper` whose ``close()`` (a fixture finalizer) kills
+what is still running, so a failing test never leaves a proxy or a SIPp behind. Waits
+are bounded polls on real processes and sockets. Scenario files come from
+``tests/e2e/scenarios/`` (copies of ``../shared/bench/sipp/`` plus our own), never from
+outside the repository. Each SIPp run writes its traces (``-trace_msg``, ``-trace_stat``,
+``-trace_err``, ``-trace_screen``) into its own directory, parsed into a
+:class:`SippResult`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SCENARIOS = HERE / "scenarios"
+SIPP = shutil.which("sipp")
+LOOPBACK = "127.0.0.1"
+SIPP_TRANSPORTS = {"udp": "u1", "tcp": "t1", "tls": "l1"}
+
+
+# --- ports --------------------------------------------------------------------------------------
+
+def free_port(host: str = LOOPBACK, kinds: Sequence[str] = ("udp", "tcp"),
+              avoid: Iterable[int] = ()) -> int:
+    """A port free for every socket kind in ``kinds`` right now (bind port 0, then check
+    the other kinds on the same number)."""
+    avoid = set(avoid)
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, _kind(kinds[0])) as first:
+            first.bind((host, 0))
+            port = first.getsockname()[1]
+            if port in avoid:
+                continue
+            ok = True
+            for kind in kinds[1:]:
+                with socket.socket(socket.AF_INET, _kind(kind)) as other:
+                    try:
+                        other.bind((host, port))
+                    except OSError:
+                        ok = False
+                        break
+            if ok:
+                return port
+    raise RuntimeError("no free port found")
+
+
+def _kind(name: str) -> int:
+    return socket.SOCK_DGRAM if name == "udp" else socket.SOCK_STREAM
+
+
+# --- process bookkeeping ----------------------------------------------------------------------
+
+class Reaper:
+    """Kills the process groups of everything registered, on ``close()``."""
+
+    def __init__(self) -> None:
+        self._procs: list[subprocess.Popen] = []
+
+    def add(self, proc: subprocess.Popen) -> subprocess.Popen:
+        self._procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in self._procs:
+            kill_group(proc)
+        self._procs.clear()
+
+
+def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL, timeout: float = 5.0) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout)
+
+
+def poll_until(predicate, timeout: float, what: str, interval: float = 0.02) -> None:
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
+# --- SIPp -----------------------------------------------------------------------------------
+
+@dataclass
+class TracedMessage:
+    """One entry of a SIPp ``-trace_msg`` file."""
+
+    direction: str  # "sent" or "received"
+    transport: str  # "UDP", "TCP", ...
+    text: str
+
+    @property
+    def first_line(self) -> str:
+        return self.text.split("\r\n", 1)[0].split("\n", 1)[0].strip()
+
+    @property
+    def method(self) -> str | None:
+        """The request method, or None for a response."""
+        line = self.first_line
+        return None if line.startswith("SIP/2.0") else line.split(" ", 1)[0]
+
+    @property
+    def status(self) -> int | None:
+        line = self.first_line
+        return int(line.split(" ")[1]) if line.startswith("SIP/2.0") else None
+
+    def header(self, name: str) -> list[str]:
+        """Every value of header ``name`` (case-insensitive, full names only)."""
+        out = []
+        for line in self.text.splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip().lower() == name.lower():
+                out.append(value.strip())
+        return out
+
+
+_TRACE_SPLIT = re.compile(r"^-{20,} .*$", re.M)
+_TRACE_HEAD = re.compile(r"^(\w+) message (sent|received)\b[^\n]*\n", re.M)
+
+
+def parse_message_trace(text: str) -> list[TracedMessage]:
+    out = []
+    for block in _TRACE_SPLIT.split(text):
+        block = block.lstrip("\n")
+        m = _TRACE_HEAD.match(block)
+        if m is None:
+            continue
+        out.append(TracedMessage(m.group(2), m.group(1), block[m.end():].strip("\n")))
+    return out
+
+
+@dataclass
+class SippResult:
+    """What one SIPp run left: exit code, last statistics row, parsed traces."""
+
+    returncode: int | None
+    workdir: Path
+    stats: dict[str, str] = field(default_factory=dict)
+    messages: list[TracedMessage] = field(default_factory=list)
+    errors: str = ""
+    screen: str = ""
+    output: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    def stat(self, name: str) -> int:
+        """A cumulative counter, e.g. ``stat("SuccessfulCall")``, ``stat("Retransmissions")``."""
+        value = self.stats.get(f"{name}(C)", self.stats.get(name, "0"))
+        return int(float(value or 0))
+
+    def sent(self, method_or_status: str | int | None = None) -> list[TracedMessage]:
+        return _select(self.messages, "sent", method_or_status)
+
+    def received(self, method_or_status: str | int | None = None) -> list[TracedMessage]:
+        return _select(self.messages, "received", method_or_status)
+
+    def describe(self) -> str:
+        """A short dump for assertion messages."""
+        lines = [f"sipp rc={self.returncode} in {self.workdir}"]
+        lines += [f"  {m.direction:8} {m.first_line}" for m in self.messages[-40:]]
+        if self.errors.strip():
+            lines.append("errors:\n" + self.errors[-2000:])
+        if self.output.strip():
+            lines.append("output:\n" + self.output[-2000:])
+        return "\n".join(lines)
+
+
+def _select(messages: list[TracedMessage], direction: str,
+            key: str | int | None) -> list[TracedMessage]:
+    out = [m for m in messages if m.direction == direction]
+    if key is None:
+        return out
+    if isinstance(key, int):
+        return [m for m in out if m.status == key]
+    return [m for m in out if m.method == key]
+
+
+def _read_stats(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    rows = list(csv.reader(path.read_text(errors="replace").splitlines(), delimiter=";"))
+    if len(rows) < 2:
+        return {}
+    return dict(zip(rows[0], rows[-1]))
+
+
+def scenario_path(scenario: str | Path) -> Path:
+    path = Path(scenario)
+    if not path.is_absolute() and not path.exists():
+        path = SCENARIOS / path
+    if not path.is_file():
+        raise FileNotFoundError(f"no SIPp scenario {scenario}")
+    return path
+
+
+class SippProcess:
+    """A SIPp running in the background (typically a UAS)."""
+
+    def __init__(self, args: list[str], workdir: Path, reaper: Reaper, port: int) -> None:
+        self.workdir = workdir
+        self.port = port
+        self.args = args
+        self._out = (workdir / "output.log").open("wb")
+        self.proc = reaper.add(subprocess.Popen(
+            args, cwd=workdir, stdin=subprocess.DEVNULL, stdout=self._out,
+            stderr=subprocess.STDOUT, start_new_session=True))
+
+    def wait_listening(self, transport: str = "udp", timeout: float = 10.0) -> None:
+        """Until SIPp has bound its port (it may take a moment to start)."""
+        def bound() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"sipp exited {self.proc.returncode}: {self._output()}")
+            with socket.socket(socket.AF_INET, _kind(transport)) as probe:
+                try:
+                    probe.bind((LOOPBACK, self.port))
+                except OSError:
+                    return True
+                return False
+        poll_until(bound, timeout, f"sipp to listen on {transport} {self.port}")
+
+    def wait(self, timeout: float = 60.0) -> SippResult:
+        """Until SIPp exits by itself (``-m`` calls done, or its ``-timeout``)."""
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(self.proc)
+        return self.result()
+
+    def stop(self, timeout: float = 10.0) -> SippResult:
+        """SIGTERM now (statistics may lag by up to a second; traces are complete)."""
+        kill_group(self.proc, signal.SIGTERM, timeout)
+        kill_group(self.proc)
+        return self.result()
+
+    def _output(self) -> str:
+        return (self.workdir / "output.log").read_text(errors="replace")
+
+    def result(self) -> SippResult:
+        self._out.close()
+        w = self.workdir
+        return SippResult(
+            returncode=self.proc.returncode,
+            workdir=w,
+            stats=_read_stats(w / "stats.csv"),
+            messages=parse_message_trace(_read(w / "messages.log")),
+            errors=_read(w / "errors.log"),
+            screen=_read(w / "screen.log"),
+            output=_read(w / "output.log"),
+        )
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def sipp_command(scenario: str | Path, *, port: int, transport: str = "udp",
+                 remote: str | None = None, proxy: str | None = None, calls: int | None = None,
+                 rate: float | None = None, timeout: float = 30.0,
+                 keys: dict[str, str] | None = None, extra: Sequence[str] = ()) -> list[str]:
+    if SIPP is None:
+        raise RuntimeError("sipp is not installed (Debian package sip-tester)")
+    args = [SIPP, "-sf", str(scenario_path(scenario))]
+    if remote:
+        args.append(remote)
+    args += ["-i", LOOPBACK, "-p", str(port), "-t", SIPP_TRANSPORTS[transport], "-nostdin",
+             "-timeout", f"{timeout:g}s", "-timeout_error",
+             "-trace_msg", "-message_file", "messages.log",
+             "-trace_stat", "-stf", "stats.csv", "-fd", "1",
+             "-trace_err", "-error_file", "errors.log",
+             "-trace_screen", "-screen_file", "screen.log"]
+    if proxy:
+        args += ["-rsa", proxy]
+    if calls is not None:
+        args += ["-m", str(calls)]
+    if rate is not None:
+        args += ["-r", f"{rate:g}"]
+    for name, value in (keys or {}).items():
+        args += ["-key", name, value]
+    args += list(extra)
+    return args
+
+
+# --- siptm ---------------------------------------------------------------------------------
+
+def siptm_command() -> list[str]:
+    console = Path(sys.executable).with_name("siptm")
+    if console.exists():
+        return [str(console)]
+    return [sys.executable, "-m", "siptm.cli"]
+
+
+def options_probe(host: str, port: int, timeout: float = 0.5) -> bytes | None:
+    """Send one OPTIONS over UDP; the first datagram back, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((LOOPBACK, 0))
+        me = s.getsockname()[1]
+        branch = f"z9hG4bKprobe{time.monotonic_ns()}"
+        msg = (
+            f"OPTIONS sip:{host}:{port} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {LOOPBACK}:{me};branch={branch};rport\r\n"
+            f"Max-Forwards: 70\r\n"
+            f"From: <sip:probe@{LOOPBACK}:{me}>;tag=probe\r\n"
+            f"To: <sip:{host}:{port}>\r\n"
+            f"Call-ID: probe-{branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        ).encode()
+        s.settimeout(timeout)
+        s.sendto(msg, (host, port))
+        try:
+            return s.recvfrom(65535)[0]
+        except TimeoutError:
+            return None
+
+
+class SiptmProcess:
+    """``siptm run`` as a subprocess with a config and script written for the test."""
+
+    def __init__(self, workdir: Path, reaper: Reaper, *, config: str, script: str | None,
+                 engine: str | None = None, port: int, transports: Sequence[str]) -> None:
+        self.workdir = workdir
+        self.port = port
+        self.transports = tuple(transports)
+        self.config_path = workdir / "siptm.toml"
+        self.config_path.write_text(config)
+        args = [*siptm_command(), "run", "--config", str(self.config_path)]
+        if script is not None:
+            self.script_path = workdir / "routes.py"
+            self.script_path.write_text(script)
+            args += ["--script", str(self.script_path)]
+        if engine is not None:
+            args += ["--engine", engine]
+        self.args = args
+        self.log_path = workdir / "siptm.log"
+        self._log = self.log_path.open("wb")
+        self.proc = reaper.add(subprocess.Popen(
+            args, cwd=workdir, stdin=subprocess.DEVNULL, stdout=self._log,
+            stderr=subprocess.STDOUT, start_new_session=True))
+
+    @property
+    def address(self) -> str:
+        return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 20.0, probe: bool = True) -> None:
+        """Until the log says ready and (``probe``) an OPTIONS over UDP gets any answer."""
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"siptm exited {self.proc.returncode}:\n{self.log}")
+            return " ready: " in self.log
+        poll_until(ready, timeout, "siptm to log 'ready'")
+        if probe and "udp" in self.transports:
+            poll_until(lambda: options_probe(LOOPBACK, self.port) is not None, timeout,
+                       "siptm to answer OPTIONS", interval=0.0)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """SIGTERM and wait; returns the exit code (0 for a clean shutdown)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                kill_group(self.proc)
+        self._log.close()
+        return self.proc.returncode
+
+
+def toml_config(port: int, transports: Sequence[str] = ("udp", "tcp"), *,
+                tm: dict[str, object] | None = None, log_level: str = "info",
+                extra: str = "") -> str:
+    listen = ", ".join(f'"{t}:{LOOPBACK}:{port}"' for t in transports)
+    lines = [f"listen = [{listen}]", "", "[log]", f'level = "{log_level}"', ""]
+    if tm:
+        lines.append("[tm]")
+        for key, value in tm.items():
+            if isinstance(value, bool):
+                lines.append(f"{key} = {'true' if value else 'false'}")
+            elif isinstance(value, str):
+                lines.append(f'{key} = "{value}"')
+            else:
+                lines.append(f"{key} = {value}")
+        lines.append("")
+    return "\n".join(lines) + extra
