@@ -172,8 +172,9 @@ class Headers:
         return f"{name}: {value}".encode(ENCODING, ERRORS)
 
     def insert(self, index: int, name: str, value: str, parsed: Any = None) -> None:
+        line = self._line(name, value)  # may refuse: before anything is changed
         self._keys.insert(index, canonical_name(name))
-        self._lines.insert(index, self._line(name, value))
+        self._lines.insert(index, line)
         self._objs.insert(index, parsed)
         self.modified = True
 
