@@ -24,6 +24,16 @@ _ADDR_SPEC_RE = re.compile(r"[^;\s]+")
 _TAG_RE = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^\s;,]+)", re.I)
 _CSEQ_RE = re.compile(rf"[ \t]*([0-9]{{1,10}})[ \t]+({_TOKEN})[ \t]*\Z")
 MAX_CSEQ = 2**32 - 1
+MAX_DELTA_SECONDS = 2**32 - 1
+
+
+def _decimal(text: str | None, max_digits: int) -> int | None:
+    """``text`` as a number when it is ASCII digits with at most ``max_digits`` significant
+    ones (``int()`` alone would take other scripts' digits and fail on very long strings)."""
+    if not text or not text.isascii() or not text.isdigit():
+        return None
+    digits = text.lstrip("0") or "0"
+    return int(digits) if len(digits) <= max_digits else None
 
 
 class Via:
@@ -72,8 +82,7 @@ class Via:
     @property
     def rport(self) -> int | None:
         """The rport value when it carries one (``None`` for a bare ``;rport`` or none)."""
-        value = self._params.get("rport")
-        return int(value) if value and value.isdigit() else None
+        return _decimal(self._params.get("rport"), 5)
 
     @property
     def maddr(self) -> str | None:
@@ -222,8 +231,13 @@ class NameAddress:
 
     @property
     def expires(self) -> int | None:
+        """The Contact expires value in seconds (``None`` when absent or unreadable); values
+        above 2**32-1, the most delta-seconds can mean, read as 2**32-1."""
         value = self._params.get("expires")
-        return int(value) if value and value.isdigit() else None
+        if not value or not value.isascii() or not value.isdigit():
+            return None
+        number = _decimal(value, 10)
+        return MAX_DELTA_SECONDS if number is None else min(number, MAX_DELTA_SECONDS)
 
     def __str__(self) -> str:
         if not self.dirty:
@@ -391,8 +405,8 @@ def parse_max_forwards(value: str) -> int:
     text = value.strip(" \t")
     if not text.isdigit() or not text.isascii():
         raise ParseError("bad Max-Forwards")
-    number = int(text)
-    if number > 255:
+    number = _decimal(text, 3)
+    if number is None or number > 255:
         raise ParseError("Max-Forwards too large")
     return number
 
