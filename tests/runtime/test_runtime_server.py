@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from dataclasses import dataclass
 
 from runtime_helpers import FakeEngine, loopback_config, open_sockets, until, wait_for
@@ -375,6 +376,36 @@ def test_bind_failure_raises_and_leaves_nothing_open():
         else:
             raise AssertionError("expected EADDRINUSE")
         await until(lambda: open_sockets() <= before)
+        await first.close()
+
+    asyncio.run(main())
+
+
+def test_a_burst_of_datagrams_arrives_complete_and_in_order():
+    async def main():
+        box: list[FakeEngine] = []
+        async with start(box, on_receive=lambda *a: []) as server:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                for i in range(100):  # queued on the socket before the loop reads any
+                    s.sendto(b"%d" % i, (server.listeners[0].host, server.listeners[0].port))
+                got = [(await wait_for(box[0].inbox.get()))[0] for _ in range(100)]
+            assert got == [b"%d" % i for i in range(100)]
+
+    asyncio.run(main())
+
+
+def test_workers_can_share_a_port_with_reuse_port():
+    async def main():
+        first = Server(loopback_config("udp:127.0.0.1:0"), FakeEngine, worker_id=0,
+                       reuse_port=True)
+        await first.start()
+        port = first.listeners[0].port
+        second = Server(loopback_config(f"udp:127.0.0.1:{port}"), FakeEngine, worker_id=1,
+                        reuse_port=True)
+        await second.start()
+        assert second.listeners[0].port == port
+        assert second.engine.info.worker_id == 1
+        await second.close()
         await first.close()
 
     asyncio.run(main())
