@@ -21,6 +21,9 @@ _HOST_RE = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_\-.]+)(?::([0-9]{1,5}))?\
 # Characters RFC 3261 allows in the user and password parts (unreserved, escaped, user-unreserved).
 _USER_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()%&=+$,;?/]*\Z")
 _PASSWORD_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()%&=+$,]*\Z")
+# Never part of a URI (RFC 3986/3261 grammar): whitespace, controls, DEL, quote, angle brackets.
+# Letting them in would put e.g. a bare CR into a header line when the URI is re-rendered.
+_BAD_URI_CHAR_RE = re.compile(r'[\x00-\x20\x7f"<>]')
 
 
 def unescape(text: str) -> str:
@@ -231,7 +234,7 @@ def parse_uri(text: str) -> Uri:
         return _parse_sip(text, scheme, rest)
     if lowered == "tel":
         return _parse_tel(text, rest)
-    if not rest or any(c in rest for c in " \t\r\n<>\""):
+    if not rest or _BAD_URI_CHAR_RE.search(rest):
         raise ParseError("bad URI")
     return AbsoluteUri(text)
 
@@ -269,6 +272,8 @@ def _parse_sip(text: str, scheme: str, rest: str) -> SipUri:
             uri._params = new_params([])
         uri._headers = {}
         return uri
+    if _BAD_URI_CHAR_RE.search(rest):
+        raise ParseError("bad character in URI")
     uri = SipUri.__new__(SipUri)
     uri._raw = text
     uri._dirty = False
@@ -324,7 +329,7 @@ def _parse_sip(text: str, scheme: str, rest: str) -> SipUri:
 
 def _parse_tel(text: str, rest: str) -> TelUri:
     number, _, params = rest.partition(";")
-    if not number or any(c in number for c in " \t<>\"@"):
+    if not number or "@" in number or _BAD_URI_CHAR_RE.search(rest):
         raise ParseError("bad tel URI")
     uri = TelUri.__new__(TelUri)
     uri._raw = text
