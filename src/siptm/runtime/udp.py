@@ -52,7 +52,8 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         local = self.local
         sources = self._sources
         recvfrom = self.sock.recvfrom
-        for _ in range(BATCH):
+        budget = BATCH
+        while True:
             source = sources.get(addr)
             if source is None:
                 if len(sources) >= 4096:
@@ -60,6 +61,9 @@ class UdpEndpoint(asyncio.DatagramProtocol):
                 source = sources[addr] = Address("udp", addr[0], addr[1])
             self.received += 1
             on_message(data, source, local)
+            budget -= 1
+            if budget == 0:
+                break
             try:
                 data, addr = recvfrom(MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
