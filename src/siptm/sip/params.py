@@ -111,9 +111,10 @@ def parse_uri_params(text: str) -> Params:
 
 
 # A header parameter: `;` name [ `=` ( token | quoted-string | host ) ], LWS allowed around.
+# A quoted-string holds no bare CR or LF (RFC 3261 §25.1 qdtext / quoted-pair).
 _HPARAM_RE = re.compile(
-    r"""[ \t]*;[ \t]*([^\s;=,"<>]+)[ \t]*(?:=[ \t]*("(?:[^"\\]|\\.)*"|[^\s;,"<>]*))?[ \t]*""",
-    re.S,
+    r"""[ \t]*;[ \t]*([^\s;=,"<>]+)[ \t]*"""
+    r"""(?:=[ \t]*("(?:[^"\\\r\n]|\\[^\r\n])*"|[^\s;,"<>]*))?[ \t]*"""
 )
 
 

@@ -18,7 +18,10 @@ _VIA_RE = re.compile(
     rf"[ \t]*({_TOKEN})[ \t]*/[ \t]*({_TOKEN})[ \t]*/[ \t]*({_TOKEN})[ \t]+"
     r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_\-.]+)(?:[ \t]*:[ \t]*([0-9]{1,5}))?"
 )
-_QUOTED_RE = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+# A quoted-string (RFC 3261 §25.1): no bare CR or LF inside, not even as a quoted-pair (a
+# line fold was already turned into a space by the time a value is parsed).
+_QUOTED = r'"(?:[^"\\\r\n]|\\[^\r\n])*"'
+_QUOTED_RE = re.compile(_QUOTED)
 _DISPLAY_TOKENS_RE = re.compile(rf"{_TOKEN}(?:[ \t]+{_TOKEN})*\Z")
 _ADDR_SPEC_RE = re.compile(r"[^;\s]+")
 _TAG_RE = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^\s;,]+)", re.I)
@@ -257,7 +260,7 @@ def _quote(text: str) -> str:
 
 
 _NA_FAST_RE = re.compile(
-    rf'(?:("(?:[^"\\]|\\.)*")|({_TOKEN}(?:[ \t]+{_TOKEN})*))?[ \t]*<([^<>"\s]+)>'
+    rf'(?:({_QUOTED})|({_TOKEN}(?:[ \t]+{_TOKEN})*))?[ \t]*<([^<>"\s]+)>'
     rf"((?:;{_TOKEN}(?:={_TOKEN})?)*)\Z"
 )
 
