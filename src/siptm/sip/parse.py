@@ -95,20 +95,28 @@ def _index_headers(head: bytes) -> tuple[list[bytes], list[str]]:
         lines = _LINE_SPLIT.split(head)
     keys = []
     out = [lines[0]]
+    folded: dict[int, list[bytes]] = {}  # header index -> its lines, joined once at the end
     for line in lines[1:]:
         if not line:
             continue
         first = line[0]
         if first == 32 or first == 9:  # folded continuation of the previous header
-            if len(out) == 1:
+            last = len(out) - 1
+            if last == 0:
                 raise ParseError("folded line before any header")
-            out[-1] = out[-1] + b"\r\n" + line
+            pieces = folded.get(last)
+            if pieces is None:
+                folded[last] = [out[last], line]
+            else:
+                pieces.append(line)
             continue
         colon = line.find(b":")
         if colon <= 0:
             raise ParseError("header line without a colon")
         keys.append(_key_for(line[:colon]))
         out.append(line)
+    for i, pieces in folded.items():  # (appending to bytes line by line was quadratic)
+        out[i] = b"\r\n".join(pieces)
     return out, keys
 
 
