@@ -265,7 +265,9 @@ def _response(line: bytes) -> Response:
 
 PING = b"\r\n\r\n"  # RFC 5626 §4.4.1 keep-alive ping; answer with PONG
 PONG = b"\r\n"
-_CL_B = re.compile(rb"(?:\A|\r\n)[ \t]*(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.I)
+# A Content-Length header line. A line starting with SP/HT continues the previous header
+# (a fold), so " l: 5" inside another header's value is not one.
+_CL_B = re.compile(rb"(?:\A|\r\n)(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.I)
 
 
 class StreamFramer:
