@@ -23,6 +23,7 @@ _LINE_SPLIT = re.compile(rb"\r?\n")
 _SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
 _REQUIRED = ("via", "from", "to", "call-id", "cseq")
 _NAME_CACHE_LIMIT = 4096
+_NAME_CACHE_MAX_LEN = 64  # longer names are not remembered: the cache must stay small
 
 
 def _seed_names() -> dict[bytes, str]:
@@ -55,7 +56,7 @@ def _key_for(name: bytes) -> str:
         raise ParseError("bad header name")
     low = text.decode("ascii").lower()
     key = COMPACT_FORMS.get(low, low)
-    if len(_NAME_CACHE) < _NAME_CACHE_LIMIT:
+    if len(_NAME_CACHE) < _NAME_CACHE_LIMIT and len(name) <= _NAME_CACHE_MAX_LEN:
         _NAME_CACHE[name] = key
     return key
 
