@@ -20,9 +20,9 @@ _VIA_RE = re.compile(
 )
 # A quoted-string (RFC 3261 §25.1): no bare CR or LF inside, not even as a quoted-pair (a
 # line fold was already turned into a space by the time a value is parsed).
-_QUOTED = r'"(?:[^"\\\r\n]|\\[^\r\n])*"'
+_QUOTED = r'"(?:[^"\\\r\n]|\\[^\r\n])*+"'
 _QUOTED_RE = re.compile(_QUOTED)
-_DISPLAY_TOKENS_RE = re.compile(rf"{_TOKEN}(?:[ \t]+{_TOKEN})*\Z")
+_DISPLAY_TOKENS_RE = re.compile(rf"{_TOKEN}(?:[ \t]+{_TOKEN})*+\Z")
 _ADDR_SPEC_RE = re.compile(r"[^;\s]+")
 _TAG_RE = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^\s;,]+)", re.I)
 _CSEQ_RE = re.compile(rf"[ \t]*([0-9]{{1,10}})[ \t]+({_TOKEN})[ \t]*\Z")
@@ -111,7 +111,7 @@ class Via:
 
 _VIA_FAST_RE = re.compile(
     r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9_\-.]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
-    r"((?:;[A-Za-z0-9.!%*_+`'~-]+(?:=[A-Za-z0-9.!%*_+`'~:\[\]-]+)?)*)\Z"
+    r"((?:;[A-Za-z0-9.!%*_+`'~-]+(?:=[A-Za-z0-9.!%*_+`'~:\[\]-]+)?)*+)\Z"
 )
 
 
@@ -260,8 +260,8 @@ def _quote(text: str) -> str:
 
 
 _NA_FAST_RE = re.compile(
-    rf'(?:({_QUOTED})|({_TOKEN}(?:[ \t]+{_TOKEN})*))?[ \t]*<([^<>"\s]+)>'
-    rf"((?:;{_TOKEN}(?:={_TOKEN})?)*)\Z"
+    rf'(?:({_QUOTED})|({_TOKEN}(?:[ \t]+{_TOKEN})*+))?[ \t]*<([^<>"\s]+)>'
+    rf"((?:;{_TOKEN}(?:={_TOKEN})?)*+)\Z"
 )
 
 
