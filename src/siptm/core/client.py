@@ -180,7 +180,7 @@ class ClientInviteTransaction(ClientTransaction):
     are added to that CANCEL (e.g. a propagated Reason header).
     """
 
-    __slots__ = ("_ack", "cancel_headers", "cancel_state", "cancel_tx")
+    __slots__ = ("_ack", "_top_provisional", "cancel_headers", "cancel_state", "cancel_tx")
 
     FIGURE: ClassVar[str] = "RFC 3261 Figure 5 + RFC 6026 Figure 4"
     TRANSITIONS: ClassVar[Table] = INVITE_CLIENT_FIGURE_5
@@ -201,6 +201,7 @@ class ClientInviteTransaction(ClientTransaction):
         self.cancel_tx: ClientNonInviteTransaction | None = None
         self.cancel_headers: list[tuple[str, str]] | None = None
         self._ack: bytes | None = None
+        self._top_provisional = 0
 
     def _start(self, now: float) -> None:
         self._send(self.data, _REQUEST)
@@ -217,6 +218,7 @@ class ClientInviteTransaction(ClientTransaction):
 
     def _first_provisional(self, now: float, arg: tuple[Response, Address]) -> None:
         self._stop_retr()
+        self._top_provisional = arg[0].status
         self._deliver(arg)
         if self.cancel_state is CancelState.PENDING:  # cancel_b_method 1
             self._start_main(_CANCEL, now, self.timing.fr)
@@ -226,11 +228,14 @@ class ClientInviteTransaction(ClientTransaction):
 
     def _provisional(self, now: float, arg: tuple[Response, Address]) -> None:
         status = arg[0].status
-        last = self.last_status
         self._deliver(arg)
+        # restart_fr_on_each_reply 0: only on codes >= 180 above every earlier one
+        # (the first provisional restarted it in _first_provisional)
+        increasing = status > self._top_provisional
+        if increasing:
+            self._top_provisional = status
         if self.main_timer is _C and (
-            self.layer.restart_fr_on_each_reply
-            or (status > last and (status >= 180 or last == 0))
+            self.layer.restart_fr_on_each_reply or (increasing and status >= 180)
         ):
             self._start_final_timer(_C, now, self.timing.fr_inv)
 
