@@ -162,7 +162,7 @@ def test_unanswered_invite_times_out_at_max_inv_lifetime_then_is_dropped() -> No
     log = advance_log(layer, 1000)
     assert [(t, summary([e])[0]) for t, e in log] == [
         (180.0, "Timeout:LIFETIME"), (185.0, "Terminated")]
-    assert tx.expired and layer.in_use == 0
+    assert tx.dropped and layer.in_use == 0
 
 
 def test_tu_may_answer_during_the_lifetime_grace() -> None:
@@ -170,7 +170,7 @@ def test_tu_may_answer_during_the_lifetime_grace() -> None:
     tx, _req = incoming(layer)
     fire_at(layer, 180.0)
     assert layer.reply(tx, 408, 181.0) is not None
-    assert tx.state is State.COMPLETED and not tx.expired
+    assert tx.state is State.COMPLETED and not tx.dropped
     assert tx.main_timer is TimerName.H
 
 

@@ -11,7 +11,7 @@ Rules of this module:
   negative INVITE reply"), I is T4, J is wt_timer (seed 003), L is 64*T1 (RFC 6026);
   I and J are 0 on reliable transports. Seed extension: still unanswered at
   max_*_lifetime, the TU gets a ``Timeout(LIFETIME)``; if it still does not answer
-  within wt_timer the transaction is dropped (``expired``).
+  within wt_timer the transaction is dropped (``dropped``).
 - The request the transaction keeps must not have its Vias changed by the TU: local
   replies copy them. Proxies forward a copy (one per branch).
 """
@@ -45,13 +45,13 @@ class ServerTransaction(Transaction):
     (§18.2.2, computed by the caller or by :func:`response_address`), ``key`` the
     §17.2.3 key (``None`` for an RFC 2543 request, matched by ``rfc2543``),
     ``dialog`` the Call-ID/CSeq/From-tag key, ``local_tag`` the To tag of local
-    replies, ``expired`` true if it was dropped unanswered.
+    replies, ``dropped`` true if it was dropped unanswered (lifetime + grace).
     """
 
     __slots__ = (
         "_more_2xx",
         "dialog",
-        "expired",
+        "dropped",
         "key",
         "last_data",
         "local_tag",
@@ -82,7 +82,7 @@ class ServerTransaction(Transaction):
         self.last_data: bytes | None = None
         self.local_tag: str | None = None
         self._more_2xx: list[Response] | None = None
-        self.expired = False
+        self.dropped = False
         self._main = layer.timers.schedule_in(now, timing.lifetime, self, _LIFETIME)
 
     # --- inputs -----------------------------------------------------------------------
@@ -121,7 +121,7 @@ class ServerTransaction(Transaction):
         self._finish(_WAIT, self.timing.wait, now)
 
     def _drop_unanswered(self, now: float, kind: TimerName) -> None:
-        self.expired = True
+        self.dropped = True
         self._terminate(now)
 
     def _transport_failed(self, now: float, arg: tuple[Address, str]) -> None:
