@@ -248,10 +248,22 @@ class Message:
         return b"".join((self._start_line(), CRLF, CRLF.join(lines), CRLF, CRLF, body))
 
     def copy(self) -> Message:
-        """An independent copy (e.g. one per branch), re-parsed from its serialization."""
-        from .parse import parse
+        """An independent copy (e.g. one per branch): header lines are shared bytes,
+        parsed values are re-parsed on demand, so editing one never touches the other."""
+        clone = self.__class__.__new__(self.__class__)
+        headers = self.headers
+        lines = headers.render_lines()
+        clone.headers = Headers._from_lines(list(headers._keys), lines)
+        clone._body = self._body
+        clone._raw = b""
+        clone._body_set = True
+        clone._start_set = True
+        clone._tags = self._tags
+        self._copy_start(clone)
+        return clone
 
-        return parse(bytes(self))
+    def _copy_start(self, clone: Message) -> None:
+        raise NotImplementedError
 
     @property
     def transaction_method(self) -> str:
@@ -298,6 +310,12 @@ class Request(Message):
         """The Request-URI as text, without parsing it."""
         uri = self._uri
         return self._uri_text if uri is None else str(uri)
+
+    def _copy_start(self, clone: Message) -> None:
+        clone.method = self.method
+        clone.version = self.version
+        clone._uri = None
+        clone._uri_text = self.uri_text
 
     def _start_changed(self) -> bool:
         uri = self._uri
@@ -350,6 +368,11 @@ class Response(Message):
 
     def _start_line(self) -> bytes:
         return f"{self.version} {self._status} {self._reason}".encode(ENCODING, ERRORS)
+
+    def _copy_start(self, clone: Message) -> None:
+        clone._status = self._status
+        clone._reason = self._reason
+        clone.version = self.version
 
     def __repr__(self) -> str:
         return f"<Response {self._status} {self._reason}>"
