@@ -288,8 +288,8 @@ def parse_name_addr(value: str, allow_star: bool = False) -> NameAddress:
     na._raw = text
     na._dirty = False
     na._display = None
-    if allow_star and text[0] == "*":
-        na._uri = None
+    if allow_star and text[0] == "*" and text[1:].lstrip(" \t")[:1] in ("", ";"):
+        na._uri = None  # Contact: * (but in '*<sip:a@b>' the '*' is a display-name token)
         pos = 1
     else:
         pos = 0
@@ -304,6 +304,10 @@ def parse_name_addr(value: str, allow_star: bool = False) -> NameAddress:
             if pos >= len(text) or text[pos] != "<":
                 raise ParseError("bad name-addr")
         lt = text.find("<", pos)
+        if lt > 0 and na._display is None and (
+            text.find(";", 0, lt) >= 0 or text.find('"', 0, lt) >= 0
+        ):
+            lt = -1  # inside a parameter of an addr-spec: sip:a@b;p="<x>"
         if lt >= 0:
             if na._display is None:
                 display = text[:lt].strip(" \t")
