@@ -80,7 +80,10 @@ class Engine:
         )
         self.stats = TmStats()
         self._out: list[Any] = []
-        self._locals: dict[int, Address] = {}  # id(client tx) -> listener it sends from
+        self._locals: dict[int, Address] = {}  # id(tx) -> listener it sends from
+        # with several UDP listeners, a server transaction answers from the one the
+        # request came in on (with one, the runtime's default is that listener)
+        self._many_udp = sum(a.transport == "udp" for a in listeners) > 1
 
     # --- the runtime's interface ------------------------------------------------------------
     def take_effects(self) -> list[Any]:
@@ -114,7 +117,6 @@ class Engine:
                 reply_to = response_address(via, source)
             except ValueError:
                 reply_to = source
-        self._local_in = local
         self.process(self.layer.receive(msg, source, now, reply_to), now, local)
         return self.take_effects()
 
@@ -168,6 +170,8 @@ class Engine:
                        local: Address | None) -> None:
         request = event.request
         runner = self.runner
+        if self._many_udp and event.tx is not None and local is not None:
+            self.note_local(event.tx, local)
         ctx = RequestContext(self, request, event.source, now or 0.0, uas=event.tx,
                              local=local)
         if runner is None:

@@ -62,8 +62,9 @@ def _host_text(host: str) -> str:
 def loop_hash(request: Request) -> str:
     """The part of our branch that RFC 3261 §16.6 step 8 / RFC 5393 use to tell a loop
     from a spiral: a digest of what stays the same when the request comes back to us
-    unchanged (Request-URI as received, Call-ID, CSeq number, From/To tags,
-    Proxy-Require and Proxy-Authorization)."""
+    unchanged (Request-URI, Call-ID, CSeq number, From/To tags, and the Route,
+    Proxy-Require and Proxy-Authorization values: a request that comes back with a
+    different route set, e.g. from an application server, is a spiral)."""
     cseq = request.cseq
     parts = [
         request.uri_text,
@@ -71,6 +72,7 @@ def loop_hash(request: Request) -> str:
         str(cseq.number if cseq is not None else ""),
         request.from_tag or "",
         request.to_tag or "",
+        *request.headers.get_all("Route"),
         *request.headers.get_all("Proxy-Require"),
         *request.headers.get_all("Proxy-Authorization"),
     ]
