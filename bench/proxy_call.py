@@ -1,0 +1,129 @@
+"""The proxy's own cost per call, without sockets: a full INVITE/100/180/200/ACK/BYE/200
+call pushed through Engine + ScriptRunner (the shared bench's stateful script) with a
+fake clock. Only the time spent inside the engine is counted (building the peers'
+messages is not). ``--profile`` prints the top functions (cProfile).
+
+Run: ``.venv/bin/python bench/proxy_call.py [--calls 3000] [--profile]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import time
+from pathlib import Path
+
+from siptm.config import Config
+from siptm.core.engine import Engine
+from siptm.net import Address
+from siptm.runtime.effects import Send
+from siptm.script.runner import ScriptRunner, load_router
+from siptm.sip import Request, Response, parse
+
+PROXY = Address("udp", "127.0.0.1", 5060)
+UAC = Address("udp", "127.0.0.1", 5070)
+UAS = Address("udp", "127.0.0.1", 5080)
+SCRIPT = Path(__file__).parent / "scripts" / "stateful.py"
+
+
+def invite(n: int) -> bytes:
+    sdp = b"v=0\r\no=user1 53655765 2353687637 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n" \
+          b"t=0 0\r\nm=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    return (
+        f"INVITE sip:service@127.0.0.1:5080 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-{n}-1-0\r\n"
+        f"From: sipp <sip:sipp@127.0.0.1:5070>;tag={n}SIPpTag001\r\n"
+        f"To: service <sip:service@127.0.0.1:5080>\r\n"
+        f"Call-ID: {n}-1@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+        f"Contact: sip:sipp@127.0.0.1:5070\r\nMax-Forwards: 70\r\n"
+        f"Subject: Performance Test\r\nContent-Type: application/sdp\r\n"
+        f"Content-Length: {len(sdp)}\r\n\r\n"
+    ).encode() + sdp
+
+
+def in_dialog(n: int, method: str, cseq: int, step: int) -> bytes:
+    return (
+        f"{method} sip:service@127.0.0.1:5080 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-{n}-1-{step}\r\n"
+        f"From: sipp <sip:sipp@127.0.0.1:5070>;tag={n}SIPpTag001\r\n"
+        f"To: service <sip:service@127.0.0.1:5080>;tag={n}UAS\r\n"
+        f"Call-ID: {n}-1@127.0.0.1\r\nCSeq: {cseq} {method}\r\n"
+        f"Contact: sip:sipp@127.0.0.1:5070\r\nMax-Forwards: 70\r\n"
+        f"Subject: Performance Test\r\nContent-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def reply(request_bytes: bytes, status: int, n: int) -> bytes:
+    request = parse(request_bytes)
+    assert isinstance(request, Request)
+    tag = f"{n}UAS" if status > 100 else None
+    return bytes(Response.for_request(request, status, to_tag=tag))
+
+
+class Bench:
+    def __init__(self) -> None:
+        config = Config.from_mapping({"listen": ["udp:127.0.0.1:5060"]})
+        self.engine = Engine(config, (PROXY,), seed=b"bench")
+        self.runner = ScriptRunner(self.engine, load_router(str(SCRIPT)))
+        self.now = 0.0
+        self.busy = 0.0
+
+    def feed(self, data: bytes, source: Address) -> list[Send]:
+        start = time.perf_counter()
+        effects = self.runner.receive(data, source, PROXY, self.now)
+        self.busy += time.perf_counter() - start
+        return [e for e in effects if isinstance(e, Send)]
+
+    def tick(self, dt: float) -> None:
+        self.now += dt
+        deadline = self.engine.next_deadline()
+        if deadline is not None and deadline <= self.now:
+            start = time.perf_counter()
+            self.runner.handle_timers(self.now)
+            self.busy += time.perf_counter() - start
+
+    def call(self, n: int) -> None:
+        out = self.feed(invite(n), UAC)
+        fwd = next(e.data for e in out if e.dest == UAS)
+        self.feed(reply(fwd, 100, n), UAS)
+        self.feed(reply(fwd, 180, n), UAS)
+        self.feed(reply(fwd, 200, n), UAS)
+        out = self.feed(in_dialog(n, "ACK", 1, 5), UAC)
+        assert any(e.dest == UAS for e in out), "ACK not forwarded"
+        out = self.feed(in_dialog(n, "BYE", 2, 7), UAC)
+        fwd = next(e.data for e in out if e.dest == UAS)
+        out = self.feed(reply(fwd, 200, n), UAS)
+        assert any(e.dest == UAC for e in out), "200 for BYE not relayed"
+        self.tick(0.002)  # 500 calls/s of simulated time
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=3000)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    bench = Bench()
+    for n in range(200):  # warm up
+        bench.call(n)
+    bench.busy = 0.0
+    profiler = cProfile.Profile() if args.profile else None
+    if profiler:
+        profiler.enable()
+    for n in range(200, 200 + args.calls):
+        bench.call(n)
+    if profiler:
+        profiler.disable()
+    for _ in range(100):  # let every transaction end
+        bench.tick(1.0)
+    per_call = bench.busy / args.calls * 1e6
+    print(f"engine CPU per call: {per_call:.0f} us ({args.calls} calls, 7 messages in, "
+          f"8 out each); in-use transactions after wt_timer: {bench.engine.in_use}")
+    if profiler:
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
