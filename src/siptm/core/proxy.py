@@ -154,9 +154,17 @@ class ProxyTransaction:
         response.pop_via()
         if not response.vias:
             return False  # it was addressed to us (cannot happen for a branch reply)
-        if self.engine.layer.respond(self.uas, response, now):
+        engine = self.engine
+        if engine.layer.respond(self.uas, response, now):
             self._stats().relayed_replies += 1
             self._note_sent(status)
+            return True
+        if 200 <= status < 300:
+            # §16.7 step 10: the server transaction cannot take it (a final response
+            # went up already, or it is gone): a 2xx is forwarded statelessly
+            engine.send_raw(bytes(response), self.uas.reply_to,
+                            engine._locals.get(id(self.uas)))
+            self._stats().relayed_replies += 1
             return True
         return False
 
@@ -186,8 +194,7 @@ class ProxyTransaction:
         branch.final = response
         branch.final_code = status
         if status < 300:
-            if not self.final_status or self.has_2xx:
-                self.relay_reply(response, now)  # every 2xx goes up (§16.7 step 5)
+            self.relay_reply(response, now)  # every 2xx goes up (§16.7 step 5)
             self.cancel_branches(now, keep=branch)
             return
         if status >= 600 and not self.engine.tm.disable_6xx_block:
@@ -212,7 +219,7 @@ class ProxyTransaction:
         if branch is None or not branch.pending:
             return
         if timer is TimerName.C:  # fr_inv_timer: give up on the branch, CANCEL it
-            self.engine.layer.cancel(tx, now)
+            self._cancel(tx, now)
         if timer is TimerName.CANCEL:
             self._local_final(branch, 487 if self.canceled else 408, now)
             return
@@ -242,22 +249,30 @@ class ProxyTransaction:
         for branch in self.branches:
             if branch.pending:
                 if branch.tx is not None:
-                    self.engine.layer.cancel(branch.tx, now)
+                    self._cancel(branch.tx, now)
                 branch.timed_out = True
                 branch.final_code = 408
                 branch.local = True
         self.check_completion(now)
 
     # --- CANCEL -----------------------------------------------------------------------------
+    def _cancel(self, tx: ClientTransaction, now: float,
+                reason: str | None = None) -> CancelOutcome:
+        """Cancel one branch; our CANCEL carries the t_add_hdrs headers (seed 003) and
+        the propagated Reason, if any."""
+        headers = self.extra_headers
+        if reason:
+            headers = [*headers, ("Reason", reason)]
+        return self.engine.layer.cancel(tx, now, headers=headers)
+
     def cancel_branches(self, now: float, keep: Branch | None = None,
                         reason: str | None = None) -> None:
         """CANCEL every pending branch but ``keep`` (cancel_b_method decides how an
         unreplied one is treated)."""
-        headers = [("Reason", reason)] if reason else []
         for branch in self.branches:
             if branch is keep or not branch.pending or branch.tx is None:
                 continue
-            outcome = self.engine.layer.cancel(branch.tx, now, headers=headers)
+            outcome = self._cancel(branch.tx, now, reason)
             if outcome is CancelOutcome.FAKE_487:
                 branch.final_code = 487
                 branch.local = True
@@ -286,7 +301,7 @@ class ProxyTransaction:
             if all(b.minor for b in pending) and any(not b.minor for b in self.branches):
                 for branch in pending:  # minor branches are not waited for
                     if branch.tx is not None:
-                        self.engine.layer.cancel(branch.tx, now)
+                        self._cancel(branch.tx, now)
                     branch.final_code = 487
                     branch.local = True
             else:
@@ -324,6 +339,8 @@ class ProxyTransaction:
                 self.silent = True
                 self.engine.layer.release(self.uas, now)
                 return
+            if self.canceled:  # the UAC cancelled: what we make up is a 487 (§9.2)
+                status = 487
             reason = {408: "Request Timeout", 487: "Request Terminated",
                       503: "Service Unavailable"}.get(status)
             self.reply_local(upstream_code(status), reason if status != 503 else None, now)
@@ -607,7 +624,8 @@ class RequestContext:
         if self.uas is not None:
             engine.layer.reply(self.uas, 200, now, "canceling")
             engine.stats.local_replies += 1
-            self.stateful = True
+            self.stateful = True  # its transaction answers retransmissions (Timer J)
+            self.replied = True
         reason = self.msg.headers.get("Reason") if propagate_reason else None
         cell = invite.owner
         if isinstance(cell, ProxyTransaction):
@@ -855,7 +873,7 @@ class RequestContext:
             return
         if error is not None and not self.replied and self.msg.method != "ACK":
             self.sl_reply(500, "Server Internal Error")
-        if self.uas is not None:
+        if self.uas is not None and not self.stateful:
             engine.layer.discard(self.uas, now)  # handled statelessly (or dropped)
             self.uas = None
 
