@@ -1,4 +1,5 @@
-"""The ``siptm`` command line: ``siptm run [--config siptm.toml] [--script routes.py]``.
+"""The ``siptm`` command line: ``siptm run [--config siptm.toml] [--script routes.py]``
+and ``siptm ctl [--config siptm.toml | --address udp:HOST:PORT] METHOD [PARAM ...]``.
 
 Rules of this module: it reads the configuration (a :class:`~siptm.config.ConfigError`
 is printed with the key at fault, exit 2), sets up logging, and runs one worker with
@@ -8,6 +9,12 @@ from ``siptm.core.engine.create_engine(info, script)``, where ``script`` is the
 ``--script`` path or ``None`` for the bundled default script. ``--engine
 MODULE:FUNCTION`` (or ``path/file.py:FUNCTION``) names another factory with the same
 signature, for tests and embedding.
+
+``ctl`` calls one method of the management interface (``[mgmt] listen`` of the
+configuration, or ``--address``) and prints its result as JSON: exit 0, or 1 with the
+error on stderr (a JSON-RPC error, no answer), 2 when there is nowhere to ask.
+Parameters are JSON values (a word that is not JSON is a string); ``name=value``
+parameters make an object of named parameters instead of an array.
 """
 
 from __future__ import annotations
@@ -50,6 +57,20 @@ def _parser() -> argparse.ArgumentParser:
                      help=f"engine factory (default {ENGINE_MODULE}:{ENGINE_FACTORY}); "
                           "MODULE may be a path to a .py file")
     run.add_argument("--worker-id", type=int, default=0, metavar="N", help=argparse.SUPPRESS)
+    ctl = sub.add_parser("ctl", help="call a management method of a running siptm",
+                         description="Call one JSON-RPC method of the management interface "
+                                     "([mgmt] listen) and print the result as JSON. "
+                                     "Try: siptm ctl which; siptm ctl tm.stats; "
+                                     "siptm ctl get_statistics tm:; siptm ctl t_hash.")
+    ctl.add_argument("--config", metavar="PATH",
+                     help="TOML configuration whose [mgmt] listen to use")
+    ctl.add_argument("--address", metavar="udp:HOST:PORT",
+                     help="the management address (instead of --config)")
+    ctl.add_argument("--timeout", type=float, default=2.0, metavar="SECONDS",
+                     help="give up after this long without an answer (default 2)")
+    ctl.add_argument("method", help="method name, e.g. tm.stats")
+    ctl.add_argument("params", nargs="*", metavar="PARAM",
+                     help="a JSON value (or a bare word), or name=value")
     return parser
 
 
@@ -57,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
+    if args.command == "ctl":
+        return _ctl(args)
     return 2  # pragma: no cover - argparse rejects other commands
 
 
@@ -94,6 +117,68 @@ def _run(args: argparse.Namespace) -> int:
         return factory(info, script)
 
     return run(config, build, worker_id=args.worker_id)
+
+
+def _ctl(args: argparse.Namespace) -> int:
+    import json
+
+    from .core.sip_transport import parse_hostport_target
+    from .mgmt.client import RemoteError, call
+
+    if args.address:
+        try:
+            address = parse_hostport_target(args.address)
+        except ValueError as exc:
+            print(f"siptm ctl: --address: {exc}", file=sys.stderr)
+            return 2
+    else:
+        try:
+            config = Config.from_toml(args.config) if args.config else Config.default()
+        except ConfigError as exc:
+            print(f"siptm ctl: configuration error: {exc}", file=sys.stderr)
+            return 2
+        address = config.mgmt.address
+        if address is None:
+            print("siptm ctl: the management interface is off: set [mgmt] listen = "
+                  "\"udp:127.0.0.1:PORT\" in the configuration, or give --address",
+                  file=sys.stderr)
+            return 2
+    try:
+        params = _ctl_params(args.params)
+    except ValueError as exc:
+        print(f"siptm ctl: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = call(address, args.method, params, timeout=args.timeout)
+    except RemoteError as exc:
+        print(f"siptm ctl: {args.method}: {exc}", file=sys.stderr)
+        return 1
+    except (TimeoutError, OSError) as exc:
+        print(f"siptm ctl: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _ctl_params(words: list[str]) -> list[Any] | dict[str, Any] | None:
+    """``PARAM ...`` as JSON-RPC params: an array, or an object when named."""
+    import json
+    import re
+
+    def value(text: str) -> Any:
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+    if not words:
+        return None
+    named = [re.match(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", w, re.S) for w in words]
+    if all(named):
+        return {m.group(1): value(m.group(2)) for m in named if m}
+    if any(named):
+        raise ValueError("give parameters either all by name (name=value) or none")
+    return [value(w) for w in words]
 
 
 def _load_factory(spec: str | None) -> Callable[..., Any]:

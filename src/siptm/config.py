@@ -15,6 +15,7 @@ every key. No I/O except reading the file and checking that TLS files exist.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -30,6 +31,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "LogSettings",
+    "MgmtSettings",
     "TlsSettings",
     "TmSettings",
     "TransportSettings",
@@ -221,12 +223,48 @@ class TransportSettings:
     max_body_bytes: int = _p(1 << 20, "int", "largest body on a stream", minimum=0)
 
 
+@dataclass(frozen=True, slots=True)
+class MgmtSettings:
+    """The ``[mgmt]`` table: the management interface (JSON-RPC 2.0 over UDP)."""
+
+    listen: str = _p("", "str", "udp:HOST:PORT on a loopback address (empty: off)")
+
+    @property
+    def address(self) -> Address | None:
+        """The listen address, or None when the interface is off."""
+        return parse_hostport_target(self.listen) if self.listen else None
+
+
+def _check_mgmt(mgmt: MgmtSettings) -> None:
+    if not mgmt.listen:
+        return
+    try:
+        addr = parse_hostport_target(mgmt.listen)
+    except ValueError as exc:
+        raise ConfigError("mgmt.listen", str(exc)) from None
+    head, _, port = mgmt.listen.rpartition(":")
+    if (not mgmt.listen.lower().startswith("udp:") or addr.transport != "udp"
+            or not port.isdigit() or not head.partition(":")[2]):
+        raise ConfigError("mgmt.listen", f"{mgmt.listen!r}: must be udp:HOST:PORT")
+    if not _is_loopback(addr.host):
+        raise ConfigError("mgmt.listen", f"{addr.host!r}: the management interface has no "
+                          "authentication; it listens on a loopback address only")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 DEFAULT_LISTEN = ("udp:127.0.0.1:5060", "tcp:127.0.0.1:5060")
 _SECTIONS: dict[str, type] = {
     "tls": TlsSettings,
     "log": LogSettings,
     "transport": TransportSettings,
     "tm": TmSettings,
+    "mgmt": MgmtSettings,
 }
 
 
@@ -240,6 +278,7 @@ class Config:
     log: LogSettings = field(default_factory=LogSettings)
     transport: TransportSettings = field(default_factory=TransportSettings)
     tm: TmSettings = field(default_factory=TmSettings)
+    mgmt: MgmtSettings = field(default_factory=MgmtSettings)
     path: Path | None = None
 
     @classmethod
@@ -293,8 +332,9 @@ class Config:
                     raise ConfigError(f"tls.{key}", "required by the tls listener")
                 if not Path(value).is_file():
                     raise ConfigError(f"tls.{key}", f"no such file: {value}")
+        _check_mgmt(sections["mgmt"])
         return cls(listen=listen, tls=tls, log=sections["log"],
-                   transport=sections["transport"], tm=tm, path=path)
+                   transport=sections["transport"], tm=tm, mgmt=sections["mgmt"], path=path)
 
     def replace(self, **changes: Any) -> Config:
         """A copy with some fields changed (``cfg.replace(tm=replace(cfg.tm, ...))``)."""

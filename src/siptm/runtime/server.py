@@ -9,7 +9,9 @@ turn, never from inside a dispatch), and a coroutine the engine asked for ended 
 effect handler is logged (rate-limited) and the message dropped: nothing a peer sends
 can stop the process. There is no process-global state; everything hangs off a
 :class:`Server`, and ``worker_id`` is passed to the engine so that a later issue can run
-one server per process on a shared ``SO_REUSEPORT`` port.
+one server per process on a shared ``SO_REUSEPORT`` port. The management interface
+(``[mgmt] listen``, :mod:`siptm.mgmt`) is bound by :meth:`Server.start` and answered
+inside the same loop, so its methods read the engine between two of its calls.
 """
 
 from __future__ import annotations
@@ -104,6 +106,7 @@ class Server:
         self._reuse_port = reuse_port
         self._idle_timeout = idle_timeout
         self.engine: Engine | None = None
+        self.mgmt: Any = None  # the management endpoint ([mgmt] listen), when on
         self.transports: Transports | None = None
         self.listeners: tuple[Address, ...] = ()
         self.effects = EffectDispatcher()
@@ -134,12 +137,29 @@ class Server:
         except BaseException:
             await self.transports.close()
             raise
+        try:
+            await self._start_mgmt()
+        except BaseException:
+            await self.transports.close()
+            raise
         self._send = self.transports.send
         self._receive = self.engine.receive
         self._time = loop.time
         self._rearm()
         log.info("worker %d ready: listening on %s (%s loop)", self.worker_id,
                  ", ".join(map(str, self.listeners)), _loop_name(loop))
+
+    async def _start_mgmt(self) -> None:
+        """Bind the management interface (``[mgmt] listen``; worker N on port + N)."""
+        mgmt = getattr(self.config, "mgmt", None)
+        address = mgmt.address if mgmt is not None else None
+        if address is None:
+            return
+        from ..mgmt.endpoint import start_endpoint
+
+        if self.worker_id:
+            address = Address(address.transport, address.host, address.port + self.worker_id)
+        self.mgmt = await start_endpoint(self, address)
 
     def stop(self) -> None:
         """Ask :meth:`serve` to return (safe from a signal handler)."""
@@ -174,6 +194,8 @@ class Server:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.mgmt is not None:
+            self.mgmt.close()
         if self.transports is not None:
             await self.transports.close()
         if self._stopped is not None:
