@@ -108,6 +108,7 @@ class ProxyTransaction:
         self.final_status = 0  # the final status sent upstream
         self.has_2xx = False
         self.failure_running = False
+        self.failure_ran = False  # a failure route was run (noisy_ctimer: never silent)
         self.route_running = False  # a request/failure route has not finished yet
         self.auto_inv_100: bool | None = None
         self.timing_changes: dict[str, float] = {}
@@ -315,7 +316,7 @@ class ProxyTransaction:
         if self.failure_route and runner is not None and not self.final_status:
             name = self.failure_route
             self.failure_route = None  # one run per arming (re-armed from inside the route)
-            self.failure_running = True
+            self.failure_running = self.failure_ran = True
             ctx = RequestContext(self.engine, self._failure_request(best), self.uas.source,
                                  now, uas=self.uas, cell=self, kind="failure", winner=best)
             runner.failure_route(ctx, name)
@@ -360,7 +361,7 @@ class ProxyTransaction:
         tm = self.engine.tm
         if not self.is_invite:
             return bool(tm.rfc4320_no_408)
-        if tm.noisy_ctimer:
+        if tm.noisy_ctimer or self.failure_ran:
             return False
         return len(self.branches) == 1 and not best.replied
 
