@@ -9,6 +9,7 @@ an ``await`` is dispatched at once (``server.apply``), not when it ends.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import inspect
 import logging
@@ -190,4 +191,9 @@ def create(info: Any, script: str | None) -> ScriptRunner:
     router = load_router(script)
     engine = Engine(info.config, info.listeners, worker_id=info.worker_id,
                     seed=os.urandom(8))
-    return ScriptRunner(engine, router, info)
+    runner = ScriptRunner(engine, router, info)
+    # Everything alive now (modules, the script, the engine) lives as long as the
+    # process: keep it out of every future cyclic-GC pass.
+    gc.collect()
+    gc.freeze()
+    return runner

@@ -41,6 +41,13 @@ class Params(MutableMapping[str, "str | None"]):
                 return i
         return -1
 
+    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        """Fast path of Mapping.get (no exception on a miss); names compare lowercased."""
+        for name, value in self._items:
+            if name == key or name.lower() == key.lower():
+                return value
+        return default
+
     def __getitem__(self, key: str) -> str | None:
         i = self._find(key)
         if i < 0:
