@@ -143,6 +143,9 @@ class Engine:
                     owner.on_transport_error(event.tx, now)
             elif kind is tx_effects.Terminated:
                 self._locals.pop(id(event.tx), None)
+                # tx.owner <-> cell is a reference cycle: cut it so reference counting,
+                # not the cyclic GC, frees a finished call.
+                event.tx.owner = None
         # effects queued by the calls above come out with the next drain
         more = self.layer.drain()
         if more:
