@@ -644,9 +644,12 @@ class RequestContext:
         if msg.method == "CANCEL":
             return OK if layer.lookup_cancel(msg) is not None else E_INTERNAL
         if msg.method == "ACK":
-            if layer.lookup_ack(msg) is not None:
-                return 0
-            return OK if layer.lookup_e2e_ack(msg) is not None else E_INTERNAL
+            invite = layer.lookup_ack(msg)
+            if invite is not None and not 200 <= invite.last_status < 300:
+                return 0  # an ACK for a negative reply: its transaction handles it
+            if invite is not None or layer.lookup_e2e_ack(msg) is not None:
+                return OK  # an end-to-end ACK for a 2xx of a live INVITE transaction
+            return E_INTERNAL
         tx = layer.lookup_request(msg)
         if tx is not None and tx is not self.uas:
             tx.retransmit_reply(self.now)
