@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import (
+from txhelpers import (
     UAS,
     UAS_TCP,
     advance,
@@ -516,7 +516,7 @@ def test_inputs_outside_the_figure_are_ignored(setup: Setup, apply: Callable,
 def test_deliver_response_carries_source_and_branch_index() -> None:
     layer = make_layer()
     branch = layer.new_branch()
-    from conftest import request
+    from txhelpers import request
 
     req = request(branch=branch, via_host="198.51.100.1")
     owner = object()

@@ -3,7 +3,7 @@ via1_matching (seed 003), CANCEL / ACK / end-to-end ACK lookups, and the table."
 
 from __future__ import annotations
 
-from conftest import UAC, UAS, make_layer, outgoing, request, response, summary
+from txhelpers import UAC, UAS, make_layer, outgoing, request, response, summary
 
 from siptm.core import (
     DeliverRequest,
@@ -267,13 +267,15 @@ def test_ids_are_hash_index_label_and_findable() -> None:
     assert a.hash_index == b.hash_index  # same Call-ID and CSeq number: same bucket
     assert a.label != b.label
     assert a.hash_index == layer.table.hash_index(a.request.call_id, 1)
+    d = new_tx(layer, request(branch=None, call_id="old-style"))
+    assert d.hash_index == layer.table.hash_index("old-style", 1)
     assert layer.get(a.id) is a and layer.get(b.id) is b and layer.get(c.id) is c
     assert layer.get((c.hash_index, c.label)) is c
     assert layer.get("nonsense") is None and layer.get("1:2:3") is None
     loads = layer.table.loads()
-    assert loads[a.hash_index] == 2 and sum(loads.values()) == 3
+    assert loads[a.hash_index] == 2 and sum(loads.values()) == 4
     stats = layer.table.hash_stats()
-    assert stats["size"] == 65536 and stats["in_use"] == 3 and stats["max_load"] == 2
+    assert stats["size"] == 65536 and stats["in_use"] == 4 and stats["max_load"] == 2
 
 
 def test_ids_never_repeat_and_in_use_returns_to_zero() -> None:
@@ -284,7 +286,7 @@ def test_ids_never_repeat_and_in_use_returns_to_zero() -> None:
         assert tx.id not in seen
         seen.add(tx.id)
         layer.reply(tx, 200, float(i))
-    from conftest import advance
+    from txhelpers import advance
 
     advance(layer, 1000.0)
     assert layer.in_use == 0
@@ -310,7 +312,7 @@ def test_a_referenced_transaction_stays_in_the_table_until_released() -> None:
     tx = new_tx(layer, request("OPTIONS"))
     layer.ref(tx)  # e.g. a route that awaits
     layer.reply(tx, 200, 0.0)
-    from conftest import advance
+    from txhelpers import advance
 
     advance(layer, 100.0)
     assert tx.state is State.TERMINATED

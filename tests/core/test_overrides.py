@@ -3,7 +3,7 @@ t_set_max_lifetime / t_reset_max_lifetime (seed 002 semantics)."""
 
 from __future__ import annotations
 
-from conftest import UAC, UAS, advance_log, make_layer, outgoing, request, response
+from txhelpers import UAC, UAS, advance_log, make_layer, outgoing, request, response
 
 from siptm.core import Send, SendKind, Timeout, TimerName
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import (
+from txhelpers import (
     UAC,
     UAC_TCP,
     advance,

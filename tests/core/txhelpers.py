@@ -1,10 +1,12 @@
-"""Shared helpers for the transaction layer tests: messages, a fake clock driver."""
+"""Helpers for the transaction layer tests: messages, a fake clock driver.
+
+(A module of its own, not conftest.py: several test directories have a conftest and
+``from conftest import`` would pick whichever was imported last.)
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-import pytest
 
 from siptm.core import (
     DeliverRequest,
@@ -132,11 +134,6 @@ def outgoing(layer: TransactionLayer, method: str = "INVITE", now: float = 0.0,
     req = request(method, branch=branch, via_host="198.51.100.1", **kw)  # type: ignore[arg-type]
     tx = layer.send_request(req, destination, now)
     return tx, req
-
-
-@pytest.fixture
-def layer() -> TransactionLayer:
-    return make_layer()
 
 
 __all__ = [

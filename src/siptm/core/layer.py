@@ -440,12 +440,13 @@ class TransactionLayer:
                 self._remove(tx)
 
     def _terminated(self, tx: Transaction) -> None:
+        table = self.table
         if tx.is_server:
-            self.table.drop_server(tx)
+            table.drop_server(tx)
         else:
-            self.table.drop_client(tx)
-        if tx._refs == 0:
-            self._remove(tx)
+            table.drop_client(tx)
+        if tx._refs == 0 and table.remove(tx):
+            self._out.append(Terminated(tx))
 
     def _remove(self, tx: Transaction) -> None:
         if self.table.remove(tx):

@@ -208,7 +208,7 @@ class TimerQueue:
     then by scheduling order.
     """
 
-    __slots__ = ("_dead", "_fifos", "_heap", "_seq")
+    __slots__ = ("_dead", "_fifos", "_heap", "_live", "_seq")
 
     COMPACT_MIN = 1024
 
@@ -216,16 +216,18 @@ class TimerQueue:
         self._fifos: dict[float, deque[list[Any]]] = {}
         self._heap: list[list[Any]] = []
         self._seq = itertools.count()
+        self._live = 0  # scheduled, not cancelled, not fired
         self._dead = 0  # cancelled entries not yet dropped
 
     def __len__(self) -> int:
         """The number of live (scheduled, not cancelled, not fired) timers."""
-        return len(self._heap) + sum(map(len, self._fifos.values())) - self._dead
+        return self._live
 
     def schedule_in(self, now: float, delay: float, target: Any, kind: Any) -> list[Any]:
         """A timer ``delay`` seconds after ``now`` (O(1))."""
         when = now + delay
         entry = [when, next(self._seq), target, kind]
+        self._live += 1
         fifo = self._fifos.get(delay)
         if fifo is None:
             self._fifos[delay] = deque((entry,))
@@ -238,6 +240,7 @@ class TimerQueue:
     def schedule(self, when: float, target: Any, kind: Any) -> list[Any]:
         """A timer at the absolute time ``when`` (O(log n) heap)."""
         entry = [when, next(self._seq), target, kind]
+        self._live += 1
         heappush(self._heap, entry)
         return entry
 
@@ -245,8 +248,9 @@ class TimerQueue:
         if entry is None or entry[2] is None:
             return
         entry[2] = None
+        self._live -= 1
         self._dead += 1
-        if self._dead > self.COMPACT_MIN and self._dead * 2 > len(self):
+        if self._dead > self.COMPACT_MIN and self._dead > 2 * self._live:
             self._compact()
 
     def _compact(self) -> None:
@@ -262,31 +266,26 @@ class TimerQueue:
                 del self._fifos[delay]
         self._dead = 0
 
-    def _heads(self) -> list[list[Any]]:
-        """The first live entry of every list (dropping dead heads on the way)."""
-        heads = []
+    def next_deadline(self) -> float | None:
+        """When the earliest live timer is due (``None`` when there is none)."""
+        best: float | None = None
         dead = 0
-        for delay, fifo in list(self._fifos.items()):
+        for fifo in self._fifos.values():
             while fifo and fifo[0][2] is None:
                 fifo.popleft()
                 dead += 1
             if fifo:
-                heads.append(fifo[0])
-            else:
-                del self._fifos[delay]
+                when = fifo[0][0]
+                if best is None or when < best:
+                    best = when
         heap = self._heap
         while heap and heap[0][2] is None:
             heappop(heap)
             dead += 1
-        if heap:
-            heads.append(heap[0])
+        if heap and (best is None or heap[0][0] < best):
+            best = heap[0][0]
         self._dead -= dead
-        return heads
-
-    def next_deadline(self) -> float | None:
-        """When the earliest live timer is due (``None`` when there is none)."""
-        heads = self._heads()
-        return min(e[0] for e in heads) if heads else None
+        return best
 
     def pop_due(self, now: float) -> Iterator[tuple[Any, Any]]:
         """Yield and retire every live timer due at ``now``, earliest first; timers
@@ -317,6 +316,7 @@ class TimerQueue:
                     self._dead -= 1
                     continue
                 entry[2] = None  # fired: a later cancel() of this handle is a no-op
+                self._live -= 1
                 yield target, entry[3]
 
 
