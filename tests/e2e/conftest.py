@@ -16,10 +16,15 @@ from sipp_harness import (
     SippProcess,
     SippResult,
     SiptmProcess,
+    TransactionsLinger,
     free_port,
     sipp_command,
     toml_config,
 )
+
+# [tm] settings of every e2e proxy unless a test overrides them: a completed
+# transaction is freed quickly, so that "back to 0 in use" is checked in ~a second.
+E2E_TM: dict[str, object] = {"wt_timer": 200}
 
 
 class E2E:
@@ -45,13 +50,22 @@ class E2E:
     def start_siptm(self, script: str | None = None, *, tm: dict[str, object] | None = None,
                     transports: Sequence[str] = ("udp", "tcp"), engine: str | None = None,
                     config: str | None = None, port: int | None = None,
-                    wait: bool = True, probe: bool = True) -> SiptmProcess:
+                    wait: bool = True, probe: bool = True,
+                    mgmt_port: int | None = None) -> SiptmProcess:
         """Start ``siptm run`` on a free port with ``script`` (text of a routing script;
-        None: the bundled default) and ``[tm]`` settings; wait until it answers."""
+        None: the bundled default) and ``[tm]`` settings (``E2E_TM`` under them, for a
+        quick ``wait_idle``), the management interface on another free port; wait until
+        it answers."""
         port = port or self.free_port()
-        text = config if config is not None else toml_config(port, transports, tm=tm)
+        if config is None:
+            mgmt_port = mgmt_port or self.free_port(("udp",))
+            text = toml_config(port, transports, tm={**E2E_TM, **(tm or {})},
+                               mgmt_port=mgmt_port)
+        else:
+            text = config
         proc = SiptmProcess(self._dir("siptm"), self.reaper, config=text, script=script,
-                            engine=engine, port=port, transports=transports)
+                            engine=engine, port=port, transports=transports,
+                            mgmt_port=mgmt_port)
         self.siptms.append(proc)
         if wait:
             proc.wait_ready(probe=probe)
@@ -116,4 +130,4 @@ def run_sipp_uac(e2e: E2E) -> Callable[..., SippResult]:
     return e2e.run_sipp_uac
 
 
-__all__ = ["E2E", "LOOPBACK"]
+__all__ = ["E2E", "E2E_TM", "LOOPBACK", "TransactionsLinger"]

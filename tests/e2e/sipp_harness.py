@@ -24,6 +24,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -106,6 +107,7 @@ class TracedMessage:
     direction: str  # "sent" or "received"
     transport: str  # "UDP", "TCP", ...
     text: str
+    time: float | None = None  # when SIPp traced it (Unix time)
 
     @property
     def first_line(self) -> str:
@@ -131,20 +133,58 @@ class TracedMessage:
                 out.append(value.strip())
         return out
 
+    @property
+    def vias(self) -> list[str]:
+        """Every Via value, comma-separated ones split."""
+        return [v.strip() for line in self.header("Via") for v in line.split(",")]
 
-_TRACE_SPLIT = re.compile(r"^-{20,} .*$", re.M)
+    @property
+    def branch(self) -> str | None:
+        """The branch parameter of the top Via."""
+        vias = self.vias
+        if not vias:
+            return None
+        m = re.search(r";\s*branch=([^;,\s]+)", vias[0], re.I)
+        return m.group(1) if m else None
+
+    @property
+    def cseq(self) -> tuple[int, str] | None:
+        values = self.header("CSeq")
+        if not values:
+            return None
+        number, _, method = values[0].partition(" ")
+        return int(number), method.strip()
+
+    @property
+    def to_tag(self) -> str | None:
+        values = self.header("To")
+        m = re.search(r";\s*tag=([^;\s]+)", values[0], re.I) if values else None
+        return m.group(1) if m else None
+
+
+_TRACE_SEP = re.compile(r"^-{20,} (\S+ \S+)[ \t]*$", re.M)
 _TRACE_HEAD = re.compile(r"^(\w+) message (sent|received)\b[^\n]*\n", re.M)
 
 
 def parse_message_trace(text: str) -> list[TracedMessage]:
     out = []
-    for block in _TRACE_SPLIT.split(text):
-        block = block.lstrip("\n")
+    seps = list(_TRACE_SEP.finditer(text))
+    for i, sep in enumerate(seps):
+        end = seps[i + 1].start() if i + 1 < len(seps) else len(text)
+        block = text[sep.end():end].lstrip("\n")
         m = _TRACE_HEAD.match(block)
         if m is None:
             continue
-        out.append(TracedMessage(m.group(2), m.group(1), block[m.end():].strip("\n")))
+        out.append(TracedMessage(m.group(2), m.group(1), block[m.end():].strip("\n"),
+                                 _trace_time(sep.group(1))))
     return out
+
+
+def _trace_time(stamp: str) -> float | None:
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").timestamp()
+    except ValueError:
+        return None
 
 
 @dataclass
@@ -332,12 +372,18 @@ def options_probe(host: str, port: int, timeout: float = 0.5) -> bytes | None:
 
 
 class SiptmProcess:
-    """``siptm run`` as a subprocess with a config and script written for the test."""
+    """``siptm run`` as a subprocess with a config and script written for the test.
+
+    With a management port (``[mgmt] listen``), :meth:`call` runs a JSON-RPC method,
+    :meth:`stats` reads the seed 003 tm statistics and :meth:`wait_idle` waits until
+    no transaction is in use."""
 
     def __init__(self, workdir: Path, reaper: Reaper, *, config: str, script: str | None,
-                 engine: str | None = None, port: int, transports: Sequence[str]) -> None:
+                 engine: str | None = None, port: int, transports: Sequence[str],
+                 mgmt_port: int | None = None) -> None:
         self.workdir = workdir
         self.port = port
+        self.mgmt_port = mgmt_port
         self.transports = tuple(transports)
         self.config_path = workdir / "siptm.toml"
         self.config_path.write_text(config)
@@ -364,15 +410,49 @@ class SiptmProcess:
         return self.log_path.read_text(errors="replace")
 
     def wait_ready(self, timeout: float = 20.0, probe: bool = True) -> None:
-        """Until the log says ready and (``probe``) an OPTIONS over UDP gets any answer."""
+        """Until the log says ready and (``probe``) the management interface answers,
+        or without one, an OPTIONS over UDP gets any answer (that OPTIONS goes through
+        the routing script: it may leave transactions behind)."""
         def ready() -> bool:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"siptm exited {self.proc.returncode}:\n{self.log}")
             return " ready: " in self.log
         poll_until(ready, timeout, "siptm to log 'ready'")
-        if probe and "udp" in self.transports:
+        if probe and self.mgmt_port is not None:
+            self.call("uptime", timeout=timeout)
+        elif probe and "udp" in self.transports:
             poll_until(lambda: options_probe(LOOPBACK, self.port) is not None, timeout,
                        "siptm to answer OPTIONS", interval=0.0)
+
+    # --- management (JSON-RPC over UDP) -------------------------------------------------
+    def call(self, method: str, params: object = None, timeout: float = 2.0) -> object:
+        """Run a management method; its result (raises on a JSON-RPC error)."""
+        from siptm.mgmt.client import call
+
+        if self.mgmt_port is None:
+            raise RuntimeError("this siptm was started without a management port")
+        return call((LOOPBACK, self.mgmt_port), method, params, timeout=timeout)
+
+    def stats(self) -> dict[str, int]:
+        """The seed 003 tm statistics (``tm.stats``): ``inuse_transactions``, ..."""
+        return self.call("tm.stats")  # type: ignore[return-value]
+
+    def in_use(self) -> int:
+        return self.stats()["inuse_transactions"]
+
+    def wait_idle(self, timeout: float = 2.0, interval: float = 0.05) -> dict[str, int]:
+        """Poll until ``inuse_transactions`` is 0; the statistics then. Raises
+        :class:`TransactionsLinger` (with what is in use, from ``t_list``) after
+        ``timeout`` seconds."""
+        end = time.monotonic() + timeout
+        while True:
+            stats = self.stats()
+            if stats["inuse_transactions"] == 0:
+                return stats
+            if time.monotonic() > end:
+                listing = self.call("t_list", {"limit": 20})
+                raise TransactionsLinger(stats["inuse_transactions"], timeout, listing)
+            time.sleep(interval)
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM and wait; returns the exit code (0 for a clean shutdown)."""
@@ -386,11 +466,32 @@ class SiptmProcess:
         return self.proc.returncode
 
 
+class TransactionsLinger(AssertionError):
+    """Transactions still in use when a test expected none."""
+
+    def __init__(self, in_use: int, timeout: float, listing: object) -> None:
+        rows = listing.get("transactions", []) if isinstance(listing, dict) else []
+        lines = [f"  {t.get('kind')} {t.get('method')} {t.get('state')} "
+                 f"timer={t.get('timer')} fires_in={t.get('fires_in')} age={t.get('age')} "
+                 f"status={t.get('last_status')} call_id={t.get('call_id')}" for t in rows]
+        super().__init__(f"{in_use} transaction(s) still in use after {timeout:g} s:\n"
+                         + "\n".join(lines))
+        self.in_use = in_use
+        self.listing = rows
+
+    @property
+    def timers(self) -> set[str]:
+        """The timers that hold the lingering transactions (``L``, ``D``, ...)."""
+        return {str(t.get("timer")) for t in self.listing}
+
+
 def toml_config(port: int, transports: Sequence[str] = ("udp", "tcp"), *,
                 tm: dict[str, object] | None = None, log_level: str = "info",
-                extra: str = "") -> str:
+                extra: str = "", mgmt_port: int | None = None) -> str:
     listen = ", ".join(f'"{t}:{LOOPBACK}:{port}"' for t in transports)
     lines = [f"listen = [{listen}]", "", "[log]", f'level = "{log_level}"', ""]
+    if mgmt_port is not None:
+        lines += ["[mgmt]", f'listen = "udp:{LOOPBACK}:{mgmt_port}"', ""]
     if tm:
         lines.append("[tm]")
         for key, value in tm.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from known_bugs import LINGERS
 from sipp_harness import LOOPBACK
 
 RELAY_TO_TCP = """
@@ -25,6 +26,7 @@ def route(msg, tm):
     ("tcp", "udp", None),        # TCP in, UDP out (the R-URI has no transport)
     ("udp", "tcp", RELAY_TO_TCP),
 ])
+@LINGERS
 def test_full_call(e2e, uac_transport, uas_transport, script):
     uas = e2e.run_sipp_uas(scenario="uas_builtin.xml", transport=uas_transport)
     proxy = e2e.start_siptm(script)
@@ -38,3 +40,9 @@ def test_full_call(e2e, uac_transport, uas_transport, script):
     assert len(invites[0].header("Via")) == 2  # the proxy is in the path
     assert len(server.received("BYE")) == 3
     assert len(server.received("ACK")) == 3
+    stats = proxy.stats()
+    assert stats["UAS_transactions"] == 6  # 3 INVITE + 3 BYE (a 2xx ACK is none)
+    assert stats["UAC_transactions"] == 6
+    assert stats["2xx_transactions"] == 6
+    assert stats["relayed_replies"] >= 9  # 180, 200 and the BYE's 200, per call
+    proxy.wait_idle()
