@@ -323,7 +323,7 @@ def test_cancel_b_method_1_final_before_provisional_needs_no_cancel() -> None:
 
 def test_cancel_b_method_2_unreplied_cancels_now_and_stops_retransmitting() -> None:
     layer = make_layer()
-    tx, _req = outgoing(layer)
+    tx, req = outgoing(layer)
     layer.drain()
     assert layer.cancel(tx, 0.25, method=2) is CancelOutcome.SENT
     fx = layer.drain()
@@ -333,6 +333,9 @@ def test_cancel_b_method_2_unreplied_cancels_now_and_stops_retransmitting() -> N
     # the CANCEL itself is retransmitted as a non-INVITE (T1 doubling to T2)
     assert send_times(log, tx.cancel_tx, SendKind.REQUEST_RETRANSMISSION) == [
         0.75, 1.75, 3.75, 7.75, 11.75, 15.75, 19.75]
+    # a provisional now waits fr_timer for the final (the CANCEL is out), not fr_inv
+    layer.receive(response(req, 180), UAS, 20.0)
+    assert tx.main_timer is TimerName.CANCEL and tx.main_deadline == 50.0
 
 
 def test_cancel_with_provisional_sends_cancel_whatever_the_method() -> None:

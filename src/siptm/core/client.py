@@ -155,7 +155,9 @@ INVITE_CLIENT_FIGURE_5: Table = {
     (_CALLING, Event.SUCCESS): Transition(_ACCEPTED, "_accept"),  # RFC 6026
     (_CALLING, Event.FAILURE): Transition(_COMPLETED, "_ack_and_complete"),
     (_CALLING, Event.TRANSPORT_ERROR): Transition(_TERMINATED, "_transport_failed"),
-    (_CALLING, Event.CANCEL): Transition(_CALLING, "_cancel_unreplied"),  # cancel_b_method
+    # the TU cancels an unreplied branch: cancel_b_method 1 and 2 stay in Calling,
+    # 0 stops it and moves on to Completed (as if a 487 had come back)
+    (_CALLING, Event.CANCEL): Transition(_CALLING, "_cancel_unreplied"),
     (_P, Event.PROVISIONAL): Transition(_P, "_provisional"),
     (_P, Event.SUCCESS): Transition(_ACCEPTED, "_accept"),  # RFC 6026
     (_P, Event.FAILURE): Transition(_COMPLETED, "_ack_and_complete"),
@@ -220,9 +222,12 @@ class ClientInviteTransaction(ClientTransaction):
         self._stop_retr()
         self._top_provisional = arg[0].status
         self._deliver(arg)
-        if self.cancel_state is CancelState.PENDING:  # cancel_b_method 1
+        state = self.cancel_state
+        if state is CancelState.PENDING:  # cancel_b_method 1: the CANCEL goes now
             self._start_main(_CANCEL, now, self.timing.fr)
             self.layer._send_cancel(self, now)
+        elif state is CancelState.SENT:  # cancel_b_method 2: it went already
+            self._start_main(_CANCEL, now, self.timing.fr)
         else:
             self._start_final_timer(_C, now, self.timing.fr_inv)
 
