@@ -205,16 +205,16 @@ class Engine:
     def forward_reply_statelessly(self, response: Response) -> bool:
         """§16.11 / seed behaviour: a reply with no transaction follows its second Via
         when the top one is ours."""
-        top = response.via
-        if top is None or not self.identity.is_local(top.host, top.port):
-            return False
-        response.pop_via()
-        via = response.via
-        if via is None:
-            return False
         try:
+            top = response.via
+            if top is None or not self.identity.is_local(top.host, top.port):
+                return False
+            response.pop_via()
+            via = response.via
+            if via is None:
+                return False
             dest = response_address(via)
-        except ValueError:
+        except ValueError:  # ParseError (a malformed Via) or an unsupported transport
             return False
         if dest.host in ("255.255.255.255", "0.0.0.0"):
             return False  # RFC 4475 §3.3.10: never to a broadcast address

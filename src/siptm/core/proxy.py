@@ -150,11 +150,15 @@ class ProxyTransaction:
             self.has_2xx = True
 
     def relay_reply(self, response: Response, now: float) -> bool:
-        """Relay a received reply upstream (§16.7 steps 3, 9)."""
+        """Relay a received reply upstream (§16.7 steps 3, 9). False when it cannot
+        be relayed (its Via stack is malformed, or it named only us)."""
         status = response.status
-        response.pop_via()
-        if not response.vias:
-            return False  # it was addressed to us (cannot happen for a branch reply)
+        try:
+            response.pop_via()
+            if not response.vias:
+                return False
+        except ParseError:
+            return False
         engine = self.engine
         if engine.layer.respond(self.uas, response, now):
             self._stats().relayed_replies += 1
@@ -195,7 +199,8 @@ class ProxyTransaction:
         branch.final = response
         branch.final_code = status
         if status < 300:
-            self.relay_reply(response, now)  # every 2xx goes up (§16.7 step 5)
+            if not self.relay_reply(response, now):  # every 2xx goes up (§16.7 step 5)
+                self.reply_local(502, "Bad Gateway", now)  # an unusable 2xx
             self.cancel_branches(now, keep=branch)
             return
         if status >= 600 and not self.engine.tm.disable_6xx_block:
@@ -355,7 +360,8 @@ class ProxyTransaction:
         if status == 503:
             response.status = 500
             response.reason = "Server Internal Error"
-        self.relay_reply(response, now)
+        if not self.relay_reply(response, now):
+            self.reply_local(502, "Bad Gateway", now)  # its Via stack was unusable
 
     def _silent_timeout(self, best: Branch) -> bool:
         tm = self.engine.tm
@@ -409,7 +415,10 @@ class ProxyTransaction:
                     continue
             try:
                 dest = fixed or ctx.next_hop(request, proto)
-            except (ParseError, UnsupportedTransport, LookupError, ValueError):
+            except ParseError:  # a malformed Route
+                error = E_BAD_MSG
+                continue
+            except (UnsupportedTransport, LookupError, ValueError):
                 error = E_BAD_DEST
                 continue
             forward.apply_strict_route(request)
@@ -482,7 +491,15 @@ class RequestContext:
         return self._loop_hash
 
     def next_hop(self, request: Request, proto: str | None) -> Address:
-        uri = forward.next_hop_uri(request, self.du)
+        """Where ``request`` goes; a malformed Route raises ParseError (a bad message),
+        an unusable ``$du`` or target ValueError (a bad destination)."""
+        if self.du:
+            try:
+                uri = forward.next_hop_uri(request, self.du)
+            except ParseError as exc:
+                raise ValueError(f"bad destination URI: {exc}") from None
+        else:
+            uri = forward.next_hop_uri(request, None)
         if not isinstance(uri, SipUri):
             raise UnsupportedTransport("not a SIP URI")
         return uri_address(uri, force_transport=proto)
@@ -532,10 +549,15 @@ class RequestContext:
             if policy == 1:
                 return self.forward_stateless(target, proto)
         if self.kind == "request":
-            mf = msg.max_forwards
+            try:
+                mf = msg.max_forwards
+                looped = mf != 0 and forward.is_loop(msg, self.engine.identity,
+                                                      self.loop_hash)
+            except ParseError as exc:  # e.g. a malformed Via further down
+                return self._relay_failed(E_BAD_MSG, flags, (400, exc.reason))
             if mf == 0:
                 return self._relay_failed(E_BAD_MSG, flags, (483, "Too Many Hops"))
-            if forward.is_loop(msg, self.engine.identity, self.loop_hash):
+            if looped:
                 return self._relay_failed(E_BAD_MSG, flags, (482, "Loop Detected"))
         cell = self._ensure_cell()
         if cell is None:
@@ -578,16 +600,18 @@ class RequestContext:
     def forward_stateless(self, target: str | None = None, proto: str | None = None) -> int:
         msg = self.msg
         engine = self.engine
-        if msg.max_forwards == 0:
-            return self._fail(E_BAD_MSG)
         request = msg.copy()
         try:
+            if msg.max_forwards == 0:
+                return self._fail(E_BAD_MSG)
             if target is not None and not self.du:
                 dest = parse_hostport_target(target, proto or self.source.transport)
             else:
                 dest = self.next_hop(request, proto)
             listener = engine.identity.listener_for(dest.transport)
-        except (ParseError, ValueError, UnsupportedTransport, LookupError):
+        except ParseError:
+            return self._fail(E_BAD_MSG)
+        except (ValueError, UnsupportedTransport, LookupError):
             return self._fail(E_BAD_DEST)
         forward.apply_strict_route(request)
         request.decrement_max_forwards()
