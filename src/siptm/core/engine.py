@@ -25,7 +25,7 @@ from .keys import MatchingConfig
 from .layer import TransactionLayer
 from .proxy import ProxyTransaction, RequestContext, RouteRunner
 from .sip_transport import response_address, stamp_received
-from .timers import TimerConfig
+from .timers import TimerConfig, TimerQueue
 
 _LINE_NAME = re.compile(rb"^([A-Za-z.!%*_+`'~-]+)[ \t]*:", re.M)
 _RESPONSE_HEADERS = {b"via", b"v", b"from", b"f", b"to", b"t", b"call-id", b"i", b"cseq"}
@@ -79,6 +79,9 @@ class Engine:
             ac_extra_hdrs=config.tm.ac_extra_hdrs,
         )
         self.stats = TmStats()
+        # the proxy's own timers (a suspended route's fr_timer), beside the layer's
+        self.timers = TimerQueue()
+        self.timers_running = 0
         self._out: list[Any] = []
         self._locals: dict[int, Address] = {}  # id(tx) -> listener it sends from
         # with several UDP listeners, a server transaction answers from the one the
@@ -93,10 +96,20 @@ class Engine:
         return out
 
     def next_deadline(self) -> float | None:
-        return self.layer.next_deadline()
+        deadline = self.layer.next_deadline()
+        if self.timers_running:
+            own = self.timers.next_deadline()
+            if own is not None and (deadline is None or own < deadline):
+                return own
+        return deadline
 
     def handle_timers(self, now: float) -> list[Any]:
         self.process(self.layer.handle_timers(now), now)
+        if self.timers_running:
+            for target, kind in self.timers.pop_due(now):
+                self.timers_running -= 1
+                target.on_proxy_timer(kind, now)
+            self.process(self.layer.drain(), now)
         return self.take_effects()
 
     def transport_error(self, dest: Address, error: str, now: float) -> list[Any]:

@@ -112,6 +112,8 @@ class ProxyTransaction:
         self.route_running = False  # a request/failure route has not finished yet
         self.auto_inv_100: bool | None = None
         self.timing_changes: dict[str, float] = {}
+        self.suspend_timer: list[Any] | None = None  # fr_timer of a suspended route
+        self.suspend_expired = False  # it ran out: the route's later t_relay is refused
         self.local_tag: str | None = None
         self.silent = False  # noisy_ctimer off and a lone unanswered INVITE timed out
         uas.owner = self
@@ -294,6 +296,36 @@ class ProxyTransaction:
             return
         self.cancel_branches(now, reason=reason)
 
+    # --- a suspended (async) request route ---------------------------------------------
+    def suspend(self, now: float) -> None:
+        """The request route awaits: fr_timer keeps running for it (seed ``t_suspend``:
+        "FR timer is ticking while the transaction is suspended, and the transaction's
+        failure route is executed if t_continue() is not called in time")."""
+        self.resume()
+        engine = self.engine
+        self.suspend_timer = engine.timers.schedule_in(
+            now, self.timing(self.is_invite).fr, self, TimerName.F)
+        engine.timers_running += 1
+
+    def resume(self) -> None:
+        if self.suspend_timer is not None:
+            self.engine.timers.cancel(self.suspend_timer)
+            self.engine.timers_running -= 1
+            self.suspend_timer = None
+
+    def on_proxy_timer(self, kind: TimerName, now: float) -> None:
+        self.suspend_timer = None
+        if self.final_status or self.branches or not self.route_running:
+            return  # answered, or relayed (its branches' timers rule now)
+        # as Kamailio's blind branch of t_suspend: a branch that timed out unreplied
+        blind = Branch(0, self.request.uri_text, self.request, self.uas.source)
+        blind.final_code = 408
+        blind.local = blind.timed_out = True
+        self.branches.append(blind)
+        self.suspend_expired = True
+        self.route_running = False  # too late for the route: complete without it
+        self.check_completion(now)
+
     # --- completion and the failure route -------------------------------------------------
     def check_completion(self, now: float) -> None:
         """When no branch is pending any more (minor branches excepted), pick the best
@@ -394,8 +426,10 @@ class ProxyTransaction:
     def add_branches(self, ctx: RequestContext, targets: list[tuple[str, Address | None]],
                      now: float, proto: str | None) -> int:
         """Create and send one branch per ``(request_uri, fixed_destination)``."""
-        if self.canceled:
-            return E_NO_DEST
+        if self.canceled or self.final_status:
+            return E_NO_DEST  # cancelled, or answered already (too late to relay)
+        if self.suspend_expired and ctx.kind == "request":
+            return E_NO_DEST  # the suspended route came back after its fr_timer
         if self.blocked and not self.engine.tm.disable_6xx_block:
             return E_NO_DEST
         engine = self.engine
@@ -523,6 +557,11 @@ class RequestContext:
         if uas.is_invite and auto and uas.last_status == 0:
             self.engine.layer.reply(uas, 100, self.now, self.engine.tm.auto_inv_100_reason)
         return cell
+
+    def suspend(self) -> None:
+        """The (async) request route awaits: its transaction's fr_timer runs meanwhile."""
+        if self.cell is not None and self.kind == "request" and not self.finished:
+            self.cell.suspend(self.now)
 
     def newtran(self) -> int:
         if self.msg.method == "ACK":
@@ -816,6 +855,8 @@ class RequestContext:
             changes["fr_inv"] = fr_inv / 1000
         if fr:
             changes["fr"] = fr / 1000
+        if self.cell is not None and self.cell.suspend_timer is not None:
+            self.cell.suspend(self.now)  # the suspended route's fr_timer, restarted
         if self.cell is not None:
             for branch in self.cell.branches:
                 if branch.tx is not None and branch.pending:
@@ -826,6 +867,8 @@ class RequestContext:
         changes = self._timing_target()
         changes.pop("fr_inv", None)
         changes.pop("fr", None)
+        if self.cell is not None and self.cell.suspend_timer is not None:
+            self.cell.suspend(self.now)
         if self.cell is not None:
             for branch in self.cell.branches:
                 if branch.tx is not None and branch.pending:
@@ -890,6 +933,7 @@ class RequestContext:
                 cell.failure_finished(self, now)
             return
         if cell is not None:
+            cell.resume()
             cell.route_running = False
             if error is not None and not cell.final_status and not cell.branches:
                 cell.reply_local(500, "Server Internal Error", now)

@@ -155,8 +155,11 @@ class ScriptRunner:
         if not inspect.iscoroutine(result):
             ctx.finish(ctx.now)
             return
-        # An async route: keep the transaction (t_suspend), run it as a task.
-        ctx.newtran() if ctx.msg.method != "ACK" and ctx.kind == "request" else None
+        # An async route: keep the transaction (t_suspend), run it as a task; its
+        # fr_timer runs meanwhile.
+        if ctx.msg.method != "ACK" and ctx.kind == "request":
+            ctx.newtran()
+            ctx.suspend()
         ctx.async_mode = True
         engine = self.engine
 
