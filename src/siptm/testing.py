@@ -212,20 +212,30 @@ class ProxyHarness:
         return self.sent[start:]
 
     def dispatch(self, effects: Iterable[object] | None) -> None:
-        """Perform effects as the runtime would (sends recorded, coroutines kept)."""
+        """Perform effects as the runtime would (sends recorded, coroutines kept). A
+        send to an address in ``failing`` is not recorded: its ``on_error`` (or the
+        engine's ``transport_error``) is called once the batch is done, as the runtime
+        reports errors on a later loop turn."""
+        failed: list[Send] = []
         for effect in effects or ():
             if isinstance(effect, Send):
+                if effect.dest in self.failing:
+                    failed.append(effect)
+                    continue
                 sent = Sent(self.clock.now, effect.dest, effect.local, effect.data,
                             effect.on_error)
-                if effect.dest in self.failing and effect.on_error is not None:
-                    self.dispatch(effect.on_error(effect.dest, "unreachable", self.clock.now))
-                    continue
                 self.sent.append(sent)
                 self._unread.append(sent)
             elif isinstance(effect, RunCoroutine):
                 self.coroutines.append(effect)
             else:
                 raise TypeError(f"unexpected effect {effect!r}")
+        for effect in failed:
+            now = self.clock.now
+            if effect.on_error is not None:
+                self.dispatch(effect.on_error(effect.dest, "unreachable", now))
+            else:
+                self.dispatch(self.engine.transport_error(effect.dest, "unreachable", now))
 
     def take(self, dest: Address | None = None) -> list[Request | Response]:
         """Messages sent (to ``dest``, or anywhere) since the last ``take``, parsed."""

@@ -400,3 +400,34 @@ def test_forward_is_stateless():
     # its reply is a stray reply for us: forwarded by its second Via
     h.inject(make_response(invite, 180), UAS)
     assert h.take_one(UAC).status == 180
+
+
+def test_t_relay_return_codes_for_bad_messages_are_minus_2():
+    results: list[int] = []
+    router = Router()
+
+    @router.request
+    def route(msg, tm):
+        results.append(int(tm.t_relay()))
+
+    h = ProxyHarness(router)
+    h.inject(make_request("OPTIONS", max_forwards=0), UAC)
+    h.inject(make_request("OPTIONS", branch="z9hG4bKb2",
+                          extra=["Via: SIP/2.0/UDP 192.0.2.3;;,;,,"]), UAC)
+    assert results == [-2, -2]
+    assert [m.status for m in h.take(UAC)] == [483, 400]
+    assert h.take(UAS) == []
+
+
+@pytest.mark.parametrize("method", ["INVITE", "MESSAGE"])
+def test_a_branch_that_cannot_be_sent_is_answered_as_a_503_would_be(method):
+    # §16.9: a transport error is a 503 from the branch; §16.7 step 6: a 503 goes up
+    # as 500
+    h = ProxyHarness(relay_router())
+    h.failing.add(UAS)
+    h.inject(make_request(method), UAC)
+    finals = [m for m in h.take(UAC) if m.status >= 200]
+    assert [(m.status, m.reason) for m in finals] == [(500, "Server Internal Error")]
+    assert finals[0].to_tag
+    h.settle()
+    assert h.in_use == 0
