@@ -212,3 +212,21 @@ def test_angle_bracket_inside_a_parameter_of_an_unbracketed_uri():
     assert msg.to.params["r"] == '"x<y:z>"' and "lr" in msg.to.params
     assert [str(c.uri) for c in msg.contacts] == ["sip:c@192.0.2.1", "sip:d@192.0.2.2"]
     assert bytes(msg) == data
+
+
+@pytest.mark.parametrize(
+    ("value", "tag"),
+    [
+        ("<sip:a@b>;tag=", ""),  # empty: the same whichever way it is read
+        ("<sip:a@b>;tag", None),
+        ("<sip:a@b> ; TAG = 5 ;x", "5"),
+        ('"A ; tag=1" <sip:a@b>;x=";tag=2";tag=3', "3"),
+        ("sip:a@b;x=1;tag=4", "4"),
+        ("<sip:a@b;tag=5>", None),
+    ],
+)
+def test_from_tag_agrees_with_the_parsed_from(value, tag):
+    msg = parse(build({"from": value}))
+    assert msg.from_tag == tag
+    assert msg.from_.tag == tag
+    assert msg.from_tag == tag

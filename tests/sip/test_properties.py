@@ -184,6 +184,12 @@ def only_message_or_parse_error(data: bytes) -> None:
         assert error.__cause__ is None, repr(error.__cause__)
         assert 0 < len(str(error)) <= 64
         return
+    # The tags read for transaction matching (without parsing From/To) are the tags of the
+    # parsed From/To, whichever is read first.
+    tags = msg.from_tag, msg.to_tag
+    for i, name in enumerate(("from_", "to")):
+        with contextlib.suppress(ParseError):
+            assert getattr(msg, name).tag == tags[i]
     for name in ACCESSORS + (("uri", "uri_text") if msg.is_request else ()):
         with contextlib.suppress(ParseError):
             getattr(msg, name)
