@@ -111,3 +111,14 @@ def test_a_late_reply_after_the_transaction_is_gone_is_a_stray_reply():
     [late] = h.take_sent()
     assert late.dest == UAC and late.msg.status == 200
     assert h.engine.stats.stray_replies == 1
+
+
+def test_an_async_on_sl_reply_route_is_refused_with_an_error(caplog):
+    async def stray_route(msg, tm):
+        tm.drop()
+
+    h = ProxyHarness(plain_router(stray_route), {"on_sl_reply": "stray"})
+    h.inject(stray(), UAS)
+    assert "must be a plain def" in caplog.text
+    assert h.runner.route_errors == 1
+    assert [s.dest for s in h.take_sent()] == [UAC]  # forwarded, as after a failure

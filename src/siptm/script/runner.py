@@ -117,6 +117,11 @@ class ScriptRunner:
             self.route_errors += 1
             log.exception("onreply route %r failed", name)
             return True
+        if inspect.iscoroutine(result):  # it runs before the reply goes on: no await
+            result.close()
+            self.route_errors += 1
+            log.error("onreply route %r (on_sl_reply) must be a plain def", name)
+            return True
         return not (result is not None and not isinstance(result, bool) and result == 0)
 
     # --- running ---------------------------------------------------------------------------
