@@ -221,3 +221,36 @@ def test_an_exception_after_t_relay_leaves_the_branch_alone():
     assert h.take(UAC) == []  # no 500: the request is on its way
     h.inject(make_response(req, 200), UAS)
     assert h.take_one(UAC).status == 200
+
+
+def test_a_route_that_ends_without_reply_or_relay_releases_its_transaction():
+    # seed 002 t_release / Kamailio's end of script: the transaction waits wt_timer to
+    # absorb retransmissions, then goes, with no reply
+    router = Router()
+
+    @router.request
+    async def route(msg, tm):
+        return  # dropped: nothing replied, nothing relayed
+
+    h = ProxyHarness(router, {"wt_timer": 2000})
+    h.inject(make_request("INVITE"), UAC)
+    h.step()
+    assert [m.status for m in h.take(UAC)] == [100]
+    h.advance(1)
+    h.inject(make_request("INVITE"), UAC)
+    assert [m.status for m in h.take(UAC)] == [100]  # absorbed meanwhile
+    h.advance(1)
+    assert h.in_use == 0
+    h.settle()
+    assert h.pending() == []
+
+    sync = Router()
+
+    @sync.request
+    def sync_route(msg, tm):
+        tm.t_newtran()
+
+    h = ProxyHarness(sync, {"wt_timer": 2000})
+    h.inject(make_request("MESSAGE"), UAC)
+    h.advance(2)
+    assert h.in_use == 0 and h.pending() == []

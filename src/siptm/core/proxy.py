@@ -940,7 +940,10 @@ class RequestContext:
             elif cell.canceled and not cell.final_status and not cell.branches:
                 cell.reply_local(487, "Request Terminated", now)
             elif not cell.branches and not cell.final_status and not self.replied:
-                pass  # t_newtran without a reply: the lifetime timer answers it
+                # a transaction nobody answers or relays (t_newtran, or an async route,
+                # then nothing): released as the seeds' t_unref does, absorbing
+                # retransmissions for wt_timer, with no reply
+                engine.layer.release(cell.uas, now)
             cell.check_completion(now)
             return
         if error is not None and not self.replied and self.msg.method != "ACK":
