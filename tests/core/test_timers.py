@@ -138,3 +138,34 @@ def test_firing_does_not_depend_on_the_number_of_live_timers() -> None:
     fired = drain(q, 30.0 + 0.0015)
     assert [t for _, t in fired] == [0, 1]
     assert len(q) == 100_000 - 2
+
+
+def test_next_deadline_follows_schedules_cancels_and_firing() -> None:
+    q = TimerQueue()
+    assert q.next_deadline() is None
+    a = q.schedule_in(0.0, 5.0, "a", 1)
+    assert q.next_deadline() == 5.0
+    b = q.schedule(2.0, "b", 1)
+    assert q.next_deadline() == 2.0
+    q.cancel(b)
+    assert q.next_deadline() == 5.0
+    q.schedule_in(0.0, 0.5, "c", 1)
+    assert q.next_deadline() == 0.5
+    assert drain(q, 0.5) == [(1, "c")]
+    assert q.next_deadline() == 5.0
+    q.cancel(a)
+    assert q.next_deadline() is None and len(q) == 0
+
+    class Target:
+        def __init__(self) -> None:
+            self.fired: list[tuple[int, float]] = []
+
+        def _on_timer(self, kind: int, now: float) -> None:
+            self.fired.append((kind, now))
+            if kind == 1:
+                q.schedule_in(now, 0.0, self, 2)  # due at once: same round
+
+    t = Target()
+    q.schedule_in(1.0, 1.0, t, 1)
+    q.fire_due(2.0)
+    assert t.fired == [(1, 2.0), (2, 2.0)] and q.next_deadline() is None

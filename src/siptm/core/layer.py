@@ -146,9 +146,10 @@ class TransactionLayer:
 
     def handle_timers(self, now: float) -> list[Effect]:
         """Fire every timer due at ``now``; returns the queued effects."""
-        for target, kind in self.timers.pop_due(now):
-            target._on_timer(kind, now)
-        return self.drain()
+        self.timers.fire_due(now)
+        out = self._out
+        self._out = []
+        return out
 
     def default_timing(self, invite: bool) -> Timing:
         """The configured timing for new INVITE / non-INVITE transactions."""

@@ -205,10 +205,12 @@ class TimerQueue:
     handle (a list ``[when, seq, target, kind]``); ``cancel`` blanks its target and
     the entry is dropped when it reaches the head of its list. ``pop_due(now)`` yields
     ``(target, kind)`` of every live timer whose time has come, ordered by deadline,
-    then by scheduling order.
+    then by scheduling order; ``fire_due(now)`` calls ``target._on_timer(kind, now)``
+    for them. The earliest deadline is remembered between calls, so
+    ``next_deadline()`` after ``fire_due()`` costs nothing.
     """
 
-    __slots__ = ("_dead", "_fifos", "_heap", "_live", "_seq")
+    __slots__ = ("_dead", "_fifos", "_heap", "_hint", "_hint_ok", "_live", "_seq")
 
     COMPACT_MIN = 1024
 
@@ -218,6 +220,8 @@ class TimerQueue:
         self._seq = itertools.count()
         self._live = 0  # scheduled, not cancelled, not fired
         self._dead = 0  # cancelled entries not yet dropped
+        self._hint: float | None = None  # the earliest live deadline, when _hint_ok
+        self._hint_ok = True
 
     def __len__(self) -> int:
         """The number of live (scheduled, not cancelled, not fired) timers."""
@@ -235,6 +239,8 @@ class TimerQueue:
             fifo.append(entry)
         else:  # the clock went back: keep the list sorted, use the heap
             heappush(self._heap, entry)
+        if self._hint_ok and (self._hint is None or when < self._hint):
+            self._hint = when
         return entry
 
     def schedule(self, when: float, target: Any, kind: Any) -> list[Any]:
@@ -242,6 +248,8 @@ class TimerQueue:
         entry = [when, next(self._seq), target, kind]
         self._live += 1
         heappush(self._heap, entry)
+        if self._hint_ok and (self._hint is None or when < self._hint):
+            self._hint = when
         return entry
 
     def cancel(self, entry: list[Any] | None) -> None:
@@ -250,12 +258,14 @@ class TimerQueue:
         entry[2] = None
         self._live -= 1
         self._dead += 1
+        if entry[0] == self._hint:
+            self._hint_ok = False
         if self._dead > self.COMPACT_MIN and self._dead > 2 * self._live:
             self._compact()
 
     def _compact(self) -> None:
         heap = self._heap
-        heap[:] = [e for e in heap if e[2] is not None]  # in place: pop_due holds it
+        heap[:] = [e for e in heap if e[2] is not None]
         heapify(heap)
         for delay, fifo in list(self._fifos.items()):
             live = [e for e in fifo if e[2] is not None]
@@ -266,50 +276,56 @@ class TimerQueue:
                 del self._fifos[delay]
         self._dead = 0
 
+    def _collect(self, now: float) -> list[list[Any]]:
+        """Take the live entries due at ``now`` (sorted); drop dead heads on the way
+        and remember the earliest deadline left."""
+        due: list[list[Any]] = []
+        dead = 0
+        best: float | None = None
+        for fifo in self._fifos.values():
+            while fifo:
+                head = fifo[0]
+                if head[2] is None:
+                    fifo.popleft()
+                    dead += 1
+                elif head[0] <= now:
+                    due.append(fifo.popleft())
+                else:
+                    if best is None or head[0] < best:
+                        best = head[0]
+                    break
+        heap = self._heap
+        while heap:
+            head = heap[0]
+            if head[2] is None:
+                heappop(heap)
+                dead += 1
+            elif head[0] <= now:
+                due.append(heappop(heap))
+            else:
+                if best is None or head[0] < best:
+                    best = head[0]
+                break
+        self._dead -= dead
+        self._hint = best
+        self._hint_ok = True
+        if len(due) > 1:
+            due.sort(key=_order)
+        return due
+
     def next_deadline(self) -> float | None:
         """When the earliest live timer is due (``None`` when there is none)."""
-        best: float | None = None
-        dead = 0
-        for fifo in self._fifos.values():
-            while fifo and fifo[0][2] is None:
-                fifo.popleft()
-                dead += 1
-            if fifo:
-                when = fifo[0][0]
-                if best is None or when < best:
-                    best = when
-        heap = self._heap
-        while heap and heap[0][2] is None:
-            heappop(heap)
-            dead += 1
-        if heap and (best is None or heap[0][0] < best):
-            best = heap[0][0]
-        self._dead -= dead
-        return best
+        if not self._hint_ok:
+            self._collect(float("-inf"))
+        return self._hint
 
     def pop_due(self, now: float) -> Iterator[tuple[Any, Any]]:
         """Yield and retire every live timer due at ``now``, earliest first; timers
         scheduled or cancelled while iterating are taken into account."""
         while True:
-            due: list[list[Any]] = []
-            for fifo in self._fifos.values():
-                while fifo and fifo[0][0] <= now:
-                    entry = fifo.popleft()
-                    if entry[2] is None:
-                        self._dead -= 1
-                    else:
-                        due.append(entry)
-            heap = self._heap
-            while heap and heap[0][0] <= now:
-                entry = heappop(heap)
-                if entry[2] is None:
-                    self._dead -= 1
-                else:
-                    due.append(entry)
+            due = self._collect(now)
             if not due:
                 return
-            if len(due) > 1:
-                due.sort(key=_order)
             for entry in due:
                 target = entry[2]
                 if target is None:  # cancelled by an earlier timer of this round
@@ -318,6 +334,28 @@ class TimerQueue:
                 entry[2] = None  # fired: a later cancel() of this handle is a no-op
                 self._live -= 1
                 yield target, entry[3]
+            hint = self._hint
+            if self._hint_ok and (hint is None or hint > now):
+                return
+
+    def fire_due(self, now: float) -> None:
+        """Call ``target._on_timer(kind, now)`` for every live timer due at ``now``,
+        in the order of :meth:`pop_due` (the transaction layer's path)."""
+        while True:
+            due = self._collect(now)
+            if not due:
+                return
+            for entry in due:
+                target = entry[2]
+                if target is None:
+                    self._dead -= 1
+                    continue
+                entry[2] = None
+                self._live -= 1
+                target._on_timer(entry[3], now)
+            hint = self._hint
+            if self._hint_ok and (hint is None or hint > now):
+                return
 
 
 def _order(entry: list[Any]) -> tuple[float, int]:
