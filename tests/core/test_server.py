@@ -473,3 +473,12 @@ def test_ack_for_proceeding_invite_is_dropped() -> None:
     assert layer.receive(request("ACK"), UAC, 1.0) == []
     assert tx.state is State.PROCEEDING
     assert not [e for e in layer.drain() if isinstance(e, DeliverRequest)]
+
+
+def test_lifetime_with_wt_timer_zero_drops_at_once() -> None:
+    layer = make_layer(wt_timer=0)
+    tx, _ = incoming(layer, "MESSAGE")
+    log = advance_log(layer, 1000)
+    assert [(t, summary([e])[0]) for t, e in log] == [
+        (32.0, "Timeout:LIFETIME"), (32.0, "Terminated")]
+    assert tx.dropped

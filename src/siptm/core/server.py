@@ -118,7 +118,10 @@ class ServerTransaction(Transaction):
 
     def _lifetime_expired(self, now: float, kind: TimerName) -> None:
         self.layer._out.append(Timeout(self, kind))
-        self._finish(_WAIT, self.timing.wait, now)
+        if self.timing.wait > 0:
+            self._start_main(_WAIT, now, self.timing.wait)
+        else:
+            self._drop_unanswered(now, kind)
 
     def _drop_unanswered(self, now: float, kind: TimerName) -> None:
         self.dropped = True
@@ -221,7 +224,7 @@ class ServerInviteTransaction(ServerTransaction):
 
     def _confirm(self, now: float, ack: Any) -> None:
         self._stop_retr()
-        self._finish(_I, 0.0 if self.reply_to.reliable else self.timing.t4, now)
+        self._finish(_I, 0.0 if self.reply_to.reliable else self.timing.ik, now)
 
     def _pass_ack(self, now: float, arg: tuple[Request, Address]) -> None:
         self.layer._out.append(DeliverRequest(self, arg[0], arg[1]))
