@@ -71,6 +71,7 @@ TIMER_FIELDS = (
     "delete_timer",
     "restart_fr_on_each_reply",
     "noisy_ctimer",
+    "rfc_wait_timers",
 )
 
 
@@ -149,6 +150,9 @@ class TmSettings:
                                             "match no transaction instead of forwarding them")
     rfc4320_no_408: bool = _p(False, "bool", "RFC 4320: send no 408 upstream when a "
                               "non-INVITE times out")
+    rfc_wait_timers: bool = _p(False, "bool", "hold completed transactions by RFC 3261/6026 "
+                               "timers D, I, K (T4), L, M (64*T1) instead of the seeds' "
+                               "wt_timer")
 
     def timer_values(self) -> dict[str, int]:
         """The fields shared by name with ``siptm.core.timers.TimerConfig``, as integers

@@ -49,10 +49,17 @@ def test_bad_parameters_are_rejected_naming_the_key(mapping: dict, error: type,
 
 
 def test_rfc_derived_timers() -> None:
-    t = TimerConfig().timing(True)
-    assert t.d == 32.0 and t.lm == 32.0
-    slow = TimerConfig(retr_timer1=1000, retr_timer2=4000).timing(True)
+    t = TimerConfig(rfc_wait_timers=1).timing(True)
+    assert t.d == 32.0 and t.lm == 32.0 and t.ik == 5.0
+    slow = TimerConfig(retr_timer1=1000, retr_timer2=4000, rfc_wait_timers=1).timing(True)
     assert slow.d == 64.0 and slow.lm == 64.0
+
+
+def test_seed_wait_timer_ends_every_completed_transaction() -> None:
+    # seeds 002/003 wt_timer: after its final reply a transaction waits wt_timer, whatever
+    # RFC timer (D, I, K, L, M) would otherwise hold it
+    t = TimerConfig(wt_timer=1200, t4=5000).timing(True)
+    assert t.d == t.lm == t.ik == 1.2
 
 
 # --- the queue --------------------------------------------------------------------

@@ -73,6 +73,9 @@ def response(req: Request, status: int, to_tag: str | None = "totag9",
 
 
 def make_layer(**timers: int) -> TransactionLayer:
+    """A layer on the RFC's own wait timers (D, I, K, L, M): the figures' tests check
+    RFC 3261/6026 exactly; the seeds' wt_timer default is tested on its own."""
+    timers.setdefault("rfc_wait_timers", 1)
     return TransactionLayer(TimerConfig(**timers), ids=IdFactory("test"))
 
 

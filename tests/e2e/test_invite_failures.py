@@ -3,11 +3,9 @@ relayed and ACKed hop by hop. SIPp on both sides, the bundled default script."""
 
 from __future__ import annotations
 
-from known_bugs import LINGERS
 from sipp_harness import LOOPBACK
 
 
-@LINGERS
 def test_cancel_while_ringing(e2e):
     uas = e2e.run_sipp_uas(scenario="uas_cancel.xml", calls=1)
     proxy = e2e.start_siptm(None)
@@ -42,7 +40,6 @@ def test_cancel_while_ringing(e2e):
     proxy.wait_idle()
 
 
-@LINGERS
 def test_no_answer_gets_408_after_fr_timer(e2e):
     uas = e2e.run_sipp_uas(scenario="uas_silent.xml")
     proxy = e2e.start_siptm(None, tm={"fr_timer": 2000})
@@ -75,7 +72,6 @@ def test_no_answer_gets_408_after_fr_timer(e2e):
     proxy.wait_idle()
 
 
-@LINGERS
 def test_486_relayed_and_acked_hop_by_hop(e2e):
     uas = e2e.run_sipp_uas(scenario="uas_486.xml", calls=1)
     proxy = e2e.start_siptm(None)

@@ -8,7 +8,6 @@ import random
 import socket
 import time
 
-from known_bugs import LINGERS
 from sipp_harness import LOOPBACK, TransactionsLinger
 
 COUNT = 1000
@@ -143,7 +142,6 @@ def _received(proxy) -> int:
     return proxy.call("get_statistics", ["core:received_messages"])["core:received_messages"]
 
 
-@LINGERS  # at the very end: the valid call's INVITE lingers (timers L/M)
 def test_malformed_datagrams_then_a_valid_call(e2e):
     uas = e2e.run_sipp_uas(scenario="uas_builtin.xml", calls=1)
     proxy = e2e.start_siptm(None, tm={"fr_timer": 1000})

@@ -1,7 +1,7 @@
 """No transaction leaks: once the timers that hold completed transactions have run out,
 the in-use count is back to 0 after calls, rejected and cancelled INVITEs and MESSAGEs.
 
-The RFC timers that hold them today (L/M = 64*T1, K/I = T4; see known_bugs.LINGERS)
+With `rfc_wait_timers = true` the RFC timers hold them (L/M = 64*T1, K/I = T4),
 are shortened here with T1 = 50 ms (L/M = 3.2 s). Failed INVITEs are run over TCP
 only: on UDP timer D is at least 32 s whatever T1."""
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from sipp_harness import LOOPBACK
 from test_stateful_calls import RELAY_TO_TCP
 
-SHORT = {"retr_timer1": 50, "retr_timer2": 400}
+SHORT = {"retr_timer1": 50, "retr_timer2": 400, "rfc_wait_timers": True}
 RFC_TIMERS_OUT = 8.0  # 64*T1 = 3.2 s; T4 = 5 s (no [tm] key sets it)
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import socket
 
 import pytest
-from known_bugs import LINGERS
 from sipp_harness import LOOPBACK
 from test_stateful_calls import RELAY_TO_TCP
 
@@ -29,7 +28,7 @@ def route(msg, tm):
 
 @pytest.mark.parametrize("method", ["MESSAGE", "OPTIONS"])
 @pytest.mark.parametrize("transport", [
-    pytest.param("udp", marks=LINGERS),  # timer K (T4) on the client transaction
+    "udp",
     "tcp",
 ])
 def test_relayed(e2e, method, transport):
@@ -53,7 +52,6 @@ def test_relayed(e2e, method, transport):
     proxy.wait_idle()
 
 
-@LINGERS
 def test_uac_retransmissions_are_absorbed(e2e):
     # The UAS answers after 2 s. The UAC retransmits on T1 = 500 ms (0, 0.5, 1.5 s);
     # the proxy runs T1 = 250 ms, so its own copies go at 0, 0.25, 0.75, 1.75 s: what

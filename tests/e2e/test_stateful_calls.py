@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from known_bugs import LINGERS
 from sipp_harness import LOOPBACK
 
 RELAY_TO_TCP = """
@@ -26,7 +25,6 @@ def route(msg, tm):
     ("tcp", "udp", None),        # TCP in, UDP out (the R-URI has no transport)
     ("udp", "tcp", RELAY_TO_TCP),
 ])
-@LINGERS
 def test_full_call(e2e, uac_transport, uas_transport, script):
     uas = e2e.run_sipp_uas(scenario="uas_builtin.xml", transport=uas_transport)
     proxy = e2e.start_siptm(script)

@@ -370,4 +370,4 @@ class ClientNonInviteTransaction(ClientTransaction):
         self._stop_retr()
         self._stop_main()
         self._deliver(arg)
-        self._finish(_K, 0.0 if self.destination.reliable else self.timing.t4, now)
+        self._finish(_K, 0.0 if self.destination.reliable else self.timing.ik, now)

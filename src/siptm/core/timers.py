@@ -104,6 +104,7 @@ class TimerConfig:
     restart_fr_on_each_reply: int = 1
     noisy_ctimer: int = 1
     fr_inv_timer_next: int = 30000
+    rfc_wait_timers: int = 0
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -161,6 +162,7 @@ class TimerConfig:
             fr_inv=self.fr_inv_timer / 1000,
             lifetime=(self.max_inv_lifetime if invite else self.max_noninv_lifetime) / 1000,
             wait=self.wt_timer / 1000,
+            rfc_wait=bool(self.rfc_wait_timers),
         )
 
 
@@ -179,19 +181,28 @@ class Timing:
     fr_inv: float
     lifetime: float
     wait: float
+    rfc_wait: bool = False
 
     def replace(self, **changes: float) -> Timing:
         return replace(self, **changes)
 
+    # After a final response the seeds keep a transaction for wt_timer, whatever its
+    # kind (seed 002/003 wt_timer); with ``rfc_wait_timers`` the RFC's own waits apply.
     @property
     def d(self) -> float:
-        """Timer D on unreliable transports: "> 32 s", and no less than 64*T1."""
-        return max(32.0, 64 * self.t1)
+        """Timer D on unreliable transports: wt_timer (seeds), or RFC 3261's "> 32 s",
+        no less than 64*T1."""
+        return max(32.0, 64 * self.t1) if self.rfc_wait else self.wait
 
     @property
     def lm(self) -> float:
-        """Timers L and M (RFC 6026): 64*T1."""
-        return 64 * self.t1
+        """Timers L and M: wt_timer (seeds), or RFC 6026's 64*T1."""
+        return 64 * self.t1 if self.rfc_wait else self.wait
+
+    @property
+    def ik(self) -> float:
+        """Timers I and K on unreliable transports: wt_timer (seeds), or RFC 3261's T4."""
+        return self.t4 if self.rfc_wait else self.wait
 
 
 class TimerQueue:
