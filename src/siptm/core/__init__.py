@@ -5,6 +5,8 @@ runtime passes ``now`` and parsed messages in and performs the effects that come
 See docs/transactions.md.
 """
 
+from __future__ import annotations
+
 from .builder import cancel_for, hop_by_hop_ack, local_reply
 from .client import (
     CancelState,
