@@ -35,14 +35,15 @@ def with_header(line: bytes) -> bytes:
 
 
 def time_per_parse(data: bytes, min_total: float = 0.03) -> float:
-    """Seconds per ``outcome(data)``: the best of three loops each long enough to measure
-    (so a loaded machine's noise does not pass for a quadratic blow-up, or hide one)."""
+    """CPU seconds per ``outcome(data)``: the best of three loops each long enough to measure
+    (CPU time, not wall time, so other processes on a busy machine do not pass for a
+    quadratic blow-up)."""
 
     def loop(count: int) -> float:
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(count):
             outcome(data)
-        return time.perf_counter() - start
+        return time.process_time() - start
 
     count = 1
     elapsed = loop(count)

@@ -430,12 +430,6 @@ def test_invalid_but_forwardable(name):
             assert line in out.split(b"\r\n")
 
 
-def test_badvers_reason_and_status():
-    with pytest.raises(ParseError) as info:
-        parse(load("badvers.dat"))
-    assert info.value.status == 505
-
-
 def test_escnull_distinct_contacts_stay_distinct_after_edit():
     msg = parse(load("escnull.dat"))
     first, _ = msg.contacts
