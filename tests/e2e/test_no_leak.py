@@ -1,9 +1,8 @@
-"""No transaction leaks: once the timers that hold completed transactions have run out,
-the in-use count is back to 0 after calls, rejected and cancelled INVITEs and MESSAGEs.
-
-With `rfc_wait_timers = true` the RFC timers hold them (L/M = 64*T1, K/I = T4),
-are shortened here with T1 = 50 ms (L/M = 3.2 s). Failed INVITEs are run over TCP
-only: on UDP timer D is at least 32 s whatever T1."""
+"""No transaction leaks under the RFC's waits: with ``rfc_wait_timers = true`` completed
+transactions are held by timers L/M (64*T1) and K/I (T4) instead of wt_timer; once those
+ran out, the in-use count is back to 0 after calls, rejected and cancelled INVITEs and
+MESSAGEs. T1 is shortened to 50 ms here (L/M = 3.2 s). Failed INVITEs run over TCP only:
+on UDP timer D is at least 32 s whatever T1."""
 
 from __future__ import annotations
 
