@@ -148,6 +148,8 @@ def split_commas(value: str) -> list[str]:
     """Split a header value on the commas that separate values (outside quotes and <>)."""
     if "," not in value:
         return [value]
+    if '"' not in value and "<" not in value:
+        return value.split(",")  # e.g. several Via values on one line: nothing to skip
     parts: list[str] = []
     start = 0
     in_quotes = False
