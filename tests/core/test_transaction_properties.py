@@ -211,7 +211,7 @@ class Simulation:
             self.uac.send_stateless(ack, UAS_UDP)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     rng=st.randoms(use_true_random=False),
     loss=st.sampled_from([0.0, 0.2, 0.5, 0.9]),
