@@ -213,15 +213,18 @@ class Simulation:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    rng=st.randoms(use_true_random=False),
+    # a seed, not st.randoms(): a long simulation draws thousands of numbers, which
+    # would overrun hypothesis' buffer and get the longest runs thrown away
+    seed=st.integers(0, 2**32 - 1),
     loss=st.sampled_from([0.0, 0.2, 0.5, 0.9]),
     plans=st.lists(st.tuples(st.sampled_from(["INVITE", "INVITE", "OPTIONS", "BYE"]),
                              st.booleans(), st.floats(0.0, 30.0)), min_size=1, max_size=6),
     small=st.booleans(),
 )
 def test_every_transaction_terminates_within_its_bound_and_the_tables_empty(
-    rng: random.Random, loss: float, plans: list, small: bool
+    seed: int, loss: float, plans: list, small: bool
 ) -> None:
+    rng = random.Random(seed)
     config = TimerConfig()
     if small:  # short seeds' values: more paths reach their ends in the same run
         config = TimerConfig(fr_timer=4000, fr_inv_timer=10000, max_inv_lifetime=20000,
