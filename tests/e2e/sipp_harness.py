@@ -503,3 +503,110 @@ def toml_config(port: int, transports: Sequence[str] = ("udp", "tcp"), *,
                 lines.append(f"{key} = {value}")
         lines.append("")
     return "\n".join(lines) + extra
+
+
+# --- forking (tests/e2e/test_fork*.py) -----------------------------------------------------
+
+def fork_uas_keys(mode: str = "reject", *, code: int = 486, reason: str = "Busy Here",
+                  prov: tuple[int, str] = (100, "Trying"),
+                  prov2: tuple[int, str] = (100, "Trying"),
+                  hdr: str = "X-Siptm-Uas: e2e") -> dict[str, str]:
+    """The ``-key`` values of ``scenarios/uas_fork.xml`` (SIPp wants every one): ``mode``
+    answer | reject | ring, the status lines of two provisional replies sent at once (a
+    100 is not relayed by a proxy: the default is invisible upstream), the final status
+    line of mode reject (``code``, ``reason``) with one more header line ``hdr``. (SIPp
+    reads a ``SIP/2.0 [code]`` line when it loads the scenario: whole lines are keys.)"""
+    if mode not in ("answer", "reject", "ring"):
+        raise ValueError(f"uas_fork.xml has no mode {mode!r}")
+    return {"mode": mode, "prov": f"SIP/2.0 {prov[0]} {prov[1]}",
+            "prov2": f"SIP/2.0 {prov2[0]} {prov2[1]}",
+            "final": f"SIP/2.0 {code} {reason}", "hdr": hdr}
+
+
+def fork_uas(e2e, mode: str = "reject", *, delay: int = 0, timeout: float = 20,
+             **keys) -> SippProcess:
+    """A SIPp UAS of ``uas_fork.xml`` for one call (``e2e``: the conftest fixture); its
+    final answer after ``delay`` ms (SIPp's ``-d``). ``keys``: see :func:`fork_uas_keys`."""
+    extra = ["-d", str(delay)] if delay else []
+    return e2e.run_sipp_uas(scenario="uas_fork.xml", calls=1, timeout=timeout,
+                            keys=fork_uas_keys(mode, **keys), extra=extra)
+
+
+def fork_call(e2e, proxy: SiptmProcess, uas: SippProcess, *, timeout: float = 10,
+              extra: Sequence[str] = ()) -> SippResult:
+    """One call of ``uac_fork.xml`` through ``proxy``; its R-URI names ``uas``."""
+    return e2e.run_sipp_uac(proxy.address, f"{LOOPBACK}:{uas.port}", "uac_fork.xml",
+                            timeout=timeout, extra=extra)
+
+
+# The request route of the fork scripts: CANCEL through its INVITE, retransmissions
+# absorbed, ACK and in-dialog requests relayed as they are; a new INVITE goes on to the
+# script's `fork(msg, tm)`.
+FORK_PREAMBLE = """
+import logging
+import re
+
+from siptm.script import Router
+
+router = Router()
+log = logging.getLogger("siptm.script")
+
+
+@router.request
+def route(msg, tm):
+    if msg.method == "CANCEL":
+        tm.t_relay_cancel()
+    if msg.method not in ("ACK", "CANCEL"):
+        tm.t_check_trans()
+    if msg.method != "INVITE" or msg.to_tag is not None:
+        if not tm.t_relay():
+            tm.sl_reply_error()
+        return
+    fork(msg, tm)
+"""
+
+
+def fork_script(body: str, **values: object) -> str:
+    """FORK_PREAMBLE plus ``body`` (which defines ``fork(msg, tm)`` and the named
+    routes) with ``$name`` replaced by ``values`` (ports, URIs)."""
+    from string import Template
+
+    return FORK_PREAMBLE + Template(body).substitute({k: str(v) for k, v in values.items()})
+
+
+def invite_finals(result: SippResult) -> list[int]:
+    """The final responses a SIPp UAC received for its INVITE, in order (each
+    retransmission counts)."""
+    return [m.status for m in result.received()
+            if m.status and m.status >= 200 and m.cseq == (1, "INVITE")]
+
+
+def assert_acked_by_proxy(server: SippResult, code: int) -> None:
+    """The UAS answered ``code`` and got the proxy's hop-by-hop ACK for it, once: the
+    INVITE's branch, one Via, the final response's To tag (RFC 3261 §17.1.1.3); no
+    CANCEL."""
+    (invite,) = server.received("INVITE")
+    final = next(m for m in server.sent(code) if m.cseq == (1, "INVITE"))
+    (ack,) = server.received("ACK")
+    assert ack.branch == invite.branch and len(ack.vias) == 1, ack.text
+    assert ack.cseq == (invite.cseq[0], "ACK")
+    assert ack.to_tag == final.to_tag
+    assert server.received("CANCEL") == []
+
+
+def assert_cancelled_by_proxy(server: SippResult) -> None:
+    """The UAS got the proxy's CANCEL on its INVITE's branch (one Via, same R-URI),
+    answered 487 and got the proxy's ACK for it."""
+    (invite,) = server.received("INVITE")
+    (cancel,) = server.received("CANCEL")
+    assert cancel.branch == invite.branch and len(cancel.vias) == 1, cancel.text
+    assert cancel.first_line.split()[1] == invite.first_line.split()[1]
+    (ack,) = server.received("ACK")
+    assert ack.branch == invite.branch and len(ack.vias) == 1, ack.text
+    assert ack.to_tag == server.sent(487)[0].to_tag
+
+
+def describe_all(*results: SippResult, proxy: SiptmProcess | None = None) -> str:
+    """SIPp traces (and the proxy's log) for an assertion message."""
+    text = "\n".join(r.describe() for r in results)
+    return text + ("\n--- siptm log\n" + proxy.log[-4000:] if proxy is not None else "")
