@@ -1,0 +1,87 @@
+"""Seed 002 (Kamailio tm), example 61: ``t_load_contacts`` (serial forking by q-value).
+
+Seed configuration::
+
+    ...
+    if (!t_load_contacts()) {
+        sl_send_reply("500", "Server Internal Error - Cannot load contacts");
+        exit;
+    };
+    ...
+
+siptm.toml::
+
+    [tm]
+    contacts_avp = "tm_contacts"
+
+Translation notes: ``t_load_contacts()`` orders the destination set (the R-URI and
+the appended branches) by q-value into ``contacts_avp`` (which must be set: empty
+disables serial forking). The seed shows the loading only; the script around it is
+added so that it runs: ``lookup`` stands in for the registrar filling the destination
+set, and the calls of example 62 (``kamailio_ex62_t_next_contacts.py``) take the
+contacts group by group: the two of q 1.0 in parallel, then the q 0.5 one, then
+the q 0.1 one, each after the previous group failed.
+"""
+
+from siptm.script import Router
+
+router = Router()
+
+# added: what a registrar lookup("location") would have put in the destination set:
+# the R-URI (q unspecified counts as 1.0) and one branch per further contact
+CONTACTS = [
+    ("sip:alice@192.0.2.41", 1.0),  # desk phone
+    ("sip:alice@192.0.2.42", 1.0),  # soft phone, rung together with the desk phone
+    ("sip:alice@192.0.2.43", 0.5),  # mobile, tried when both did not answer
+    ("sip:voicemail@192.0.2.44", 0.1),  # last resort
+]
+
+
+def lookup(msg, tm):
+    """Stand-in for the registrar's lookup(): fill the destination set."""
+    first, *others = CONTACTS
+    msg.uri = first[0]
+    for uri, q in others:
+        tm.append_branch(uri, q=q)
+
+
+def in_dialog_or_cancel(msg, tm):
+    """added: CANCEL, retransmissions and in-dialog requests as usual; True when done."""
+    if msg.method == "CANCEL":
+        tm.t_relay_cancel()
+    if msg.method not in ("ACK", "CANCEL"):
+        tm.t_check_trans()
+    if msg.method != "INVITE" or msg.to_tag is not None:
+        if not tm.t_relay():
+            tm.sl_reply_error()
+        return True
+    return False
+
+
+@router.request
+def route(msg, tm):
+    if in_dialog_or_cancel(msg, tm):
+        return
+    lookup(msg, tm)
+    # example 61
+    if not tm.t_load_contacts():
+        tm.sl_send_reply(500, "Server Internal Error - Cannot load contacts")
+        tm.exit()
+    # example 62: first call after t_load_contacts() when transaction does not exist
+    # yet and contacts should be available
+    tm.t_on_failure("serial")
+    if not tm.t_next_contacts():
+        tm.sl_send_reply(500, "Server Internal Error - Cannot get contacts")
+    else:
+        tm.t_relay()
+
+
+@router.failure("serial")
+def serial(msg, tm):
+    # example 62: following call, when transaction exists and there may or may not be
+    # contacts left
+    if not tm.t_next_contacts():
+        tm.t_reply(408, "Request Timeout")
+    else:
+        tm.t_relay()
+
