@@ -188,3 +188,77 @@ def test_a_minor_branch_is_cancelled_when_the_main_branch_fails(e2e):
     (cancel,) = two.received("CANCEL")
     assert cancel.time >= one.sent(486)[0].time
     proxy.wait_idle()
+
+
+FORK_CANCELLED = '''
+def fork(msg, tm):
+    tm.t_on_failure("cancelled")
+    tm.append_branch("sip:b@127.0.0.1:$port2")
+    if not tm.t_relay():
+        tm.sl_reply_error()
+
+
+@router.failure("cancelled")
+def cancelled(msg, tm):
+    # seed 002 example 55, seed 003 example 1.28; a cancelled transaction takes no
+    # new branch
+    log.warning("failure route: canceled=%d was_cancelled=%d",
+                bool(tm.t_is_canceled()), bool(tm.t_was_cancelled()))
+    tm.append_branch("sip:c@127.0.0.1:$port3")
+    log.warning("failure route: new branch t_relay -> %d", tm.t_relay())
+'''
+
+
+def test_the_callers_cancel_reaches_every_branch(e2e):
+    ringing = fork_uas(e2e, "ring", prov=(180, "Ringing"))
+    trying = fork_uas(e2e, "ring", prov=(100, "Trying"))
+    third = e2e.run_sipp_uas(scenario="uas_silent.xml", timeout=10)
+    proxy = e2e.start_siptm(fork_script(FORK_CANCELLED, port2=trying.port,
+                                        port3=third.port))
+    result = e2e.run_sipp_uac(proxy.address, f"127.0.0.1:{ringing.port}", "uac_cancel.xml",
+                              timeout=8)
+    one, two = ringing.wait(10), trying.wait(10)
+    assert result.ok, describe_all(result, one, two, proxy=proxy)
+
+    # the caller: 200 for its CANCEL, one 487 for its INVITE
+    assert [m.cseq for m in result.received(200)] == [(1, "CANCEL")]
+    assert invite_finals(result) == [487], describe_all(result, proxy=proxy)
+    # every branch got the proxy's CANCEL (§16.10), answered 487, got the ACK
+    assert one.ok and two.ok, describe_all(one, two)
+    assert_cancelled_by_proxy(one)
+    assert_cancelled_by_proxy(two)
+    assert "failure route: canceled=1 was_cancelled=1" in proxy.log, proxy.log
+    assert "failure route: new branch t_relay -> -3" in proxy.log
+    assert third.stop().messages == []
+    proxy.wait_idle()
+
+
+REPLICATE = '''
+def fork(msg, tm):
+    # seed 003 example 1.35: a copy whose replies never reach the caller
+    tm.t_replicate("sip:127.0.0.1:$copy")
+    if not tm.t_relay():
+        tm.sl_reply_error()
+'''
+
+
+def test_t_replicate_sends_a_copy_whose_replies_stay_at_the_proxy(e2e):
+    callee = fork_uas(e2e, "answer", prov=(180, "Ringing"), delay=300)
+    copy = fork_uas(e2e, "reject", code=486, reason="Busy Here",
+                    prov=(183, "Session Progress"))
+    proxy = e2e.start_siptm(fork_script(REPLICATE, copy=copy.port))
+    result = fork_call(e2e, proxy, callee)
+    one, two = callee.wait(10), copy.wait(10)
+    assert result.ok, describe_all(result, one, two, proxy=proxy)
+
+    # the caller: the callee's 180 and 200 only; nothing of the copy's 183 and 486
+    assert invite_finals(result) == [200], describe_all(result, proxy=proxy)
+    assert result.received(183) == [] and result.received(486) == []
+    # the copy: the same request (R-URI kept), sent to the replica's address; its 486
+    # ACKed by the proxy
+    (inv1,), (inv2,) = one.received("INVITE"), two.received("INVITE")
+    assert inv2.first_line == inv1.first_line
+    assert inv2.header("Call-ID") == inv1.header("Call-ID")
+    assert_acked_by_proxy(two, 486)
+    assert len(one.received("BYE")) == 1
+    proxy.wait_idle()
