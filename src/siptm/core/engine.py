@@ -19,11 +19,13 @@ from ..net import Address
 from ..runtime.effects import Send
 from ..sip import Request, Response, parse
 from . import effects as tx_effects
+from .forking import flag_bit
 from .forward import LocalIdentity
 from .ids import IdFactory
 from .keys import MatchingConfig
 from .layer import TransactionLayer
-from .proxy import ProxyTransaction, RequestContext, RouteRunner
+from .proxy import ProxyTransaction, RouteRunner
+from .request_context import RequestContext
 from .sip_transport import response_address, stamp_received
 from .timers import TimerConfig, TimerQueue
 
@@ -79,6 +81,10 @@ class Engine:
             ac_extra_hdrs=config.tm.ac_extra_hdrs,
         )
         self.stats = TmStats()
+        # flags named by the script (bits above 63) and minor_branch_flag (seed 003)
+        self.flag_names: dict[str, int] = {}
+        minor = config.tm.minor_branch_flag
+        self.minor_mask = 0 if minor is None or minor == "" else 1 << self.flag_bit(minor)
         # the proxy's own timers (a suspended route's fr_timer), beside the layer's
         self.timers = TimerQueue()
         self.timers_running = 0
@@ -87,6 +93,10 @@ class Engine:
         # with several UDP listeners, a server transaction answers from the one the
         # request came in on (with one, the runtime's default is that listener)
         self._many_udp = sum(a.transport == "udp" for a in listeners) > 1
+
+    def flag_bit(self, flag: int | str) -> int:
+        """The bit of a flag given by number or by name (names get bits of their own)."""
+        return flag_bit(flag, self.flag_names)
 
     # --- the runtime's interface ------------------------------------------------------------
     def take_effects(self) -> list[Any]:

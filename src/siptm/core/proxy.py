@@ -5,41 +5,57 @@ Rules of this module: pure. A :class:`ProxyTransaction` ("cell") owns one server
 transaction and the client transactions of its branches; it turns their events into
 relayed, selected or local replies, CANCELs and route invocations. It never calls user
 code itself: routes are asked of the injected :class:`RouteRunner` (the script layer),
-which calls back into the contexts below (``RequestContext`` is what ``tm`` talks to).
+which calls back into the contexts (``RequestContext`` in :mod:`.request_context` is
+what ``tm`` talks to in request and failure routes; ``BranchContext`` and
+``ReplyContext`` in :mod:`.contexts`).
+
+The response context (§16.7): provisional replies go up as they come (not 100); every
+2xx goes up at once and the other branches are cancelled; a 6xx cancels the pending
+branches and blocks new ones (unless ``disable_6xx_block``); once no branch is pending
+(minor branches are not waited for) the best final reply is picked
+(:mod:`.reply_select`), the failure route runs if one is armed, and otherwise the best
+reply goes up. A branch that timed out counts as 408, one that could not be sent as
+503; a late non-2xx on a branch that already ended does not change its outcome.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ParseError
 from ..net import Address
-from ..sip import Request, Response, parse_uri
-from ..sip.uri import SipUri
+from ..sip import Request, Response
 from . import forward
 from .client import ClientTransaction
+from .contexts import (  # noqa: F401  (re-exported: the codes are part of this API)
+    E_BAD_DEST,
+    E_BAD_MSG,
+    E_FILTERED,
+    E_INTERNAL,
+    E_NO_DEST,
+    E_SEND,
+    F_NO_AUTO_REPLY,
+    F_NO_DNS_FAILOVER,
+    F_PROPAGATE_REASON,
+    OK,
+    BranchContext,
+    ReplyContext,
+)
+from .forking import DEFAULT_MAX_BREADTH, Destination, breadth_shares
 from .layer import CancelOutcome
 from .reply_select import aggregate_challenges, pick_best, upstream_code
 from .server import ServerTransaction
-from .sip_transport import UnsupportedTransport, parse_hostport_target, uri_address
+from .sip_transport import UnsupportedTransport
 from .timers import TimerName, Timing
 
 if TYPE_CHECKING:
     from .engine import Engine
+    from .request_context import RequestContext
 
-# t_relay() results (seed 003 §1.4.1)
-OK = 1
-E_INTERNAL, E_BAD_MSG, E_NO_DEST, E_BAD_DEST, E_FILTERED, E_SEND = -1, -2, -3, -4, -5, -6
-F_NO_AUTO_REPLY = 0x02  # do not answer upstream when forwarding fails
-F_NO_DNS_FAILOVER = 0x04
-F_PROPAGATE_REASON = 0x08  # a relayed CANCEL carries the received Reason header
+E_BREADTH = -40  # internal: not enough Max-Breadth left (answered 440, RFC 5393)
 
-_ERROR_REPLY = {E_BAD_MSG: (400, "Bad Request"), E_NO_DEST: (500, "No destination"),
-                E_BAD_DEST: (478, "Unresolvable destination"), E_FILTERED: (503, "Filtered"),
-                E_SEND: (503, "Send failed"), E_INTERNAL: (500, "Server Internal Error")}
+_LOCAL_REASONS = {408: "Request Timeout", 487: "Request Terminated"}
 
 
 class RouteRunner(Protocol):
@@ -62,29 +78,43 @@ class RouteRunner(Protocol):
 class Branch:
     """One outgoing branch of a proxied request (Kamailio's ``struct ua_client``)."""
 
-    __slots__ = ("avps", "dest", "final", "final_code", "flags", "index", "local", "minor",
-                 "onreply", "replied", "reply_dropped", "request", "timed_out", "tx", "uri")
+    __slots__ = ("avps", "batch", "breadth", "dest", "du", "final", "final_code", "flags",
+                 "index", "local", "minor", "onreply", "provisional", "replies",
+                 "reply_dropped", "request", "timed_out", "timing_changes", "tx", "uri")
 
-    def __init__(self, index: int, uri: str, request: Request, dest: Address) -> None:
-        self.index = index
+    def __init__(self, index: int, uri: str, request: Request,
+                 dest: Address | None = None) -> None:
+        self.index = index  # its place in ProxyTransaction.branches ($T_branch_idx)
         self.uri = uri  # the branch's Request-URI ($T_ruri)
         self.request = request
         self.dest = dest
+        self.du: str | None = None  # its destination URI ($du), if any
         self.tx: ClientTransaction | None = None
         self.final: Response | None = None  # the final reply (None for a local one)
         self.final_code = 0  # final status, received or local (408 timeout, 503 error)
         self.local = False  # the final status was made up here
-        self.replied = False  # any reply received (>= 100)
+        self.replies = 0  # replies received on it (>= 100)
+        self.provisional = False  # a provisional reply came before the final one
         self.timed_out = False
         self.reply_dropped = False  # t_drop_replies
-        self.minor = False
-        self.flags = 0
-        self.onreply: str | None = None
-        self.avps: dict[str, Any] = {}
+        self.minor = False  # minor_branch_flag: not waited for (seed 003)
+        self.flags = 0  # branch flags
+        self.breadth = 0  # its share of Max-Breadth (RFC 5393)
+        self.batch = 0  # which t_relay() created it (t_drop_replies("l"))
+        self.onreply: str | None = None  # t_on_reply from its branch route
+        self.timing_changes: dict[str, float] | None = None  # t_set_fr/retr, branch route
+        self.avps: dict[str, Any] = {}  # $bavp
 
     @property
     def pending(self) -> bool:
         return self.final_code == 0
+
+    @property
+    def replied(self) -> bool:
+        return self.replies > 0
+
+    def __repr__(self) -> str:
+        return f"<Branch {self.index} {self.uri} final={self.final_code}>"
 
 
 class ProxyTransaction:
@@ -99,13 +129,14 @@ class ProxyTransaction:
         self.failure_route: str | None = None
         self.onreply_route: str | None = None
         self.branch_route: str | None = None
-        self.flags = 0
+        self.flags = 0  # transaction (message) flags
         self.avps: dict[str, Any] = {}
         self.extra_headers: list[tuple[str, str]] = []  # t_add_hdrs
         self.canceled = False
         self.cancel_reason: str | None = None
         self.blocked = False  # a 6xx arrived: no new branches (unless disable_6xx_block)
         self.final_status = 0  # the final status sent upstream
+        self.last_local = False  # the last reply sent upstream was made up here
         self.has_2xx = False
         self.failure_running = False
         self.failure_ran = False  # a failure route was run (noisy_ctimer: never silent)
@@ -116,6 +147,9 @@ class ProxyTransaction:
         self.suspend_expired = False  # it ran out: the route's later t_relay is refused
         self.local_tag: str | None = None
         self.silent = False  # noisy_ctimer off and a lone unanswered INVITE timed out
+        self.max_breadth: int | None = None  # the request's Max-Breadth, once needed
+        self.batches = 0  # t_relay() calls that created branches
+        self.recheck = False  # a route cancelled branches: look at completion again
         uas.owner = self
 
     # --- helpers ------------------------------------------------------------------------
@@ -130,10 +164,14 @@ class ProxyTransaction:
     def _stats(self) -> Any:
         return self.engine.stats
 
+    def pending_branches(self) -> list[Branch]:
+        return [b for b in self.branches if b.pending]
+
     # --- replies upstream ---------------------------------------------------------------
     def reply_local(self, status: int, reason: str | None, now: float,
                     headers: list[tuple[str, str]] | None = None, body: bytes = b"") -> bool:
-        """Answer upstream from here (t_reply, timeouts, errors)."""
+        """Answer upstream from here (t_reply, timeouts, errors). A final reply cancels
+        the branches still pending (as Kamailio's t_reply does)."""
         if status >= 200 and self.final_status and not (200 <= status < 300 and self.has_2xx):
             return False
         out_headers = list(headers or ())
@@ -141,7 +179,12 @@ class ProxyTransaction:
         if response is None:
             return False
         self._stats().local_replies += 1
+        self.last_local = True
         self._note_sent(status)
+        if status >= 200 and self.branches:
+            for branch in self.branches:
+                if branch.pending and branch.tx is not None:
+                    self._cancel(branch.tx, now)
         return True
 
     def _note_sent(self, status: int) -> None:
@@ -164,6 +207,7 @@ class ProxyTransaction:
         engine = self.engine
         if engine.layer.respond(self.uas, response, now):
             self._stats().relayed_replies += 1
+            self.last_local = False
             self._note_sent(status)
             return True
         if 200 <= status < 300:
@@ -186,29 +230,48 @@ class ProxyTransaction:
             return
         status = response.status
         route = branch.onreply or self.onreply_route
-        runner = self.engine.runner
-        if route and runner is not None:
-            ctx = ReplyContext(self, branch, response, now)
-            dropped = runner.reply_route(ctx, route)
-            if dropped and status < 200:
-                return
+        if route:
+            runner = self.engine.runner
+            if runner is not None:
+                dropped = runner.reply_route(ReplyContext(self, branch, response, now), route)
+                if dropped and status < 200:  # seed 003: drop stops a provisional
+                    branch.replies += 1
+                    branch.provisional = True
+                    self._recheck(now)
+                    return
+        branch.replies += 1
         if status < 200:
-            branch.replied = True
-            if status > 100 and not self.final_status:
+            branch.provisional = True
+            if status > 100 and not self.final_status and branch.pending:
                 self.relay_reply(response, now)
+            self._recheck(now)
             return
-        branch.replied = True
-        branch.final = response
-        branch.final_code = status
         if status < 300:
+            if branch.pending:
+                branch.final = response
+                branch.final_code = status
             if not self.relay_reply(response, now):  # every 2xx goes up (§16.7 step 5)
                 self.reply_local(502, "Bad Gateway", now)  # an unusable 2xx
             self.cancel_branches(now, keep=branch)
             return
+        if not branch.pending:
+            # the branch ended already (timed out, cancelled as a minor branch, killed):
+            # its outcome stays; the client transaction ACKs the reply
+            self._recheck(now)
+            return
+        branch.final = response
+        branch.final_code = status
         if status >= 600 and not self.engine.tm.disable_6xx_block:
             self.blocked = True
             self.cancel_branches(now, keep=branch)
+            return
+        self.recheck = False
         self.check_completion(now)
+
+    def _recheck(self, now: float) -> None:
+        if self.recheck:
+            self.recheck = False
+            self.check_completion(now)
 
     def on_timeout(self, tx: Any, timer: TimerName, now: float) -> None:
         if tx is self.uas:
@@ -273,6 +336,16 @@ class ProxyTransaction:
             headers = [*headers, ("Reason", reason)]
         return self.engine.layer.cancel(tx, now, headers=headers)
 
+    def cancel_branch(self, branch: Branch, now: float) -> None:
+        """t_cancel_branch: cancel one pending branch from a route; completion is looked
+        at once the route is over."""
+        if branch.tx is None or not branch.pending:
+            return
+        if self._cancel(branch.tx, now) is CancelOutcome.FAKE_487:
+            branch.final_code = 487
+            branch.local = True
+            self.recheck = True
+
     def cancel_branches(self, now: float, keep: Branch | None = None,
                         reason: str | None = None) -> None:
         """CANCEL every pending branch but ``keep`` (cancel_b_method decides how an
@@ -284,6 +357,7 @@ class ProxyTransaction:
             if outcome is CancelOutcome.FAKE_487:
                 branch.final_code = 487
                 branch.local = True
+        self.recheck = False
         self.check_completion(now)
 
     def cancel_from_upstream(self, now: float, reason: str | None) -> None:
@@ -295,6 +369,56 @@ class ProxyTransaction:
                 self.reply_local(487, "Request Terminated", now)
             return
         self.cancel_branches(now, reason=reason)
+
+    # --- timers of the transaction, on the fly (seed 002 t_set_fr, t_set_retr) -------------
+    def set_fr(self, fr_inv: int, fr: int, now: float) -> None:
+        """New fr_inv_timer / fr_timer (ms, 0 keeps): for branches to come and, on the
+        fly, for the pending ones (and a suspended route's fr_timer)."""
+        changes = self.timing_changes
+        if fr_inv:
+            changes["fr_inv"] = fr_inv / 1000
+        if fr:
+            changes["fr"] = fr / 1000
+        if self.suspend_timer is not None:
+            self.suspend(now)  # the suspended route's fr_timer, restarted
+        for branch in self.branches:
+            if branch.tx is not None and branch.pending:
+                branch.tx.set_fr(fr_inv, fr, now=now)
+
+    def reset_fr(self, now: float, key: str | None = None) -> None:
+        """Back to the configured value of both timers (or of ``key``: "fr"/"fr_inv")."""
+        keys = ("fr_inv", "fr") if key is None else (key,)
+        for name in keys:
+            self.timing_changes.pop(name, None)
+        if self.suspend_timer is not None:
+            self.suspend(now)
+        default = self.engine.layer.default_timing(self.is_invite)
+        for branch in self.branches:
+            if branch.tx is None or not branch.pending:
+                continue
+            if key is None:
+                branch.tx.reset_fr(now=now)
+            else:
+                ms = round(getattr(default, key) * 1000)
+                branch.tx.set_fr(ms if key == "fr_inv" else 0, ms if key == "fr" else 0,
+                                 now=now)
+
+    def set_retr(self, t1: int, t2: int) -> None:
+        changes = self.timing_changes
+        if t1:
+            changes["t1"] = t1 / 1000
+        if t2:
+            changes["t2"] = t2 / 1000
+        for branch in self.branches:
+            if branch.tx is not None and branch.pending:
+                branch.tx.set_retr(t1, t2)
+
+    def reset_retr(self) -> None:
+        self.timing_changes.pop("t1", None)
+        self.timing_changes.pop("t2", None)
+        for branch in self.branches:
+            if branch.tx is not None and branch.pending:
+                branch.tx.reset_retr()
 
     # --- a suspended (async) request route ---------------------------------------------
     def suspend(self, now: float) -> None:
@@ -337,7 +461,7 @@ class ProxyTransaction:
         pending = [b for b in self.branches if b.pending]
         if pending:
             if all(b.minor for b in pending) and any(not b.minor for b in self.branches):
-                for branch in pending:  # minor branches are not waited for
+                for branch in pending:  # seed 003: minor branches are not waited for
                     if branch.tx is not None:
                         self._cancel(branch.tx, now)
                     branch.final_code = 487
@@ -351,6 +475,8 @@ class ProxyTransaction:
             return
         runner = self.engine.runner
         if self.failure_route and runner is not None and not self.final_status:
+            from .request_context import RequestContext
+
             name = self.failure_route
             self.failure_route = None  # one run per arming (re-armed from inside the route)
             self.failure_running = self.failure_ran = True
@@ -361,8 +487,9 @@ class ProxyTransaction:
         self.send_best(best, now)
 
     def best_branch(self) -> Branch | None:
-        codes = [None if b.reply_dropped or (b.minor and len(self.branches) > 1) else
-                 (b.final_code or None) for b in self.branches]
+        many = len(self.branches) > 1
+        codes = [None if b.reply_dropped or (b.minor and many) else (b.final_code or None)
+                 for b in self.branches]
         index = pick_best(codes)
         if index < 0:
             codes = [b.final_code or None for b in self.branches]
@@ -379,9 +506,7 @@ class ProxyTransaction:
                 return
             if self.canceled:  # the UAC cancelled: what we make up is a 487 (§9.2)
                 status = 487
-            reason = {408: "Request Timeout", 487: "Request Terminated",
-                      503: "Service Unavailable"}.get(status)
-            self.reply_local(upstream_code(status), reason if status != 503 else None, now)
+            self.reply_local(upstream_code(status), _LOCAL_REASONS.get(status), now)
             return
         response = best.final
         if status in (401, 407) and tm.aggregate_challenges:
@@ -404,10 +529,14 @@ class ProxyTransaction:
         return len(self.branches) == 1 and not best.replied
 
     def _failure_request(self, winner: Branch) -> Request:
+        """The request a failure route works on: as saved by the first t_relay (or
+        t_save_lumps), with the winning branch's Request-URI (seed 003). Its changes
+        reach only the branches the failure route adds (seed 002 t_save_lumps)."""
         base = self.saved or self.request
         request = base.copy()
-        with contextlib.suppress(ParseError):
-            request.uri = winner.uri  # seed 003: the R-URI of the winning branch
+        if winner.uri != request.uri_text:
+            with contextlib.suppress(ParseError):
+                request.uri = winner.uri
         return request
 
     def failure_finished(self, ctx: RequestContext, now: float) -> None:
@@ -415,7 +544,8 @@ class ProxyTransaction:
         if self.final_status:
             return
         if any(b.pending for b in self.branches):
-            return  # new branches: wait for them
+            self.check_completion(now)  # new branches (or only minor ones): wait
+            return
         best = self.best_branch()
         if best is not None:
             self.send_best(best, now)
@@ -423,62 +553,83 @@ class ProxyTransaction:
             self.reply_local(500, "Server Internal Error", now)
 
     # --- creating branches ----------------------------------------------------------------
-    def add_branches(self, ctx: RequestContext, targets: list[tuple[str, Address | None]],
-                     now: float, proto: str | None) -> int:
-        """Create and send one branch per ``(request_uri, fixed_destination)``."""
+    def add_branches(self, ctx: RequestContext, targets: list[Destination], now: float,
+                     proto: str | None, fixed: Address | None = None) -> int:
+        """Create and send one branch per destination (``fixed``: where every branch
+        without a ``$du`` of its own goes, t_relay(host, port))."""
         if self.canceled or self.final_status:
             return E_NO_DEST  # cancelled, or answered already (too late to relay)
         if self.suspend_expired and ctx.kind == "request":
             return E_NO_DEST  # the suspended route came back after its fr_timer
-        if self.blocked and not self.engine.tm.disable_6xx_block:
-            return E_NO_DEST
+        if self.blocked:
+            return E_NO_DEST  # a 6xx came back (RFC 3261 §16.7 step 5)
         engine = self.engine
         base = ctx.msg
-        if self.saved is None or ctx.kind == "request":
-            self.saved = base
+        if self.saved is None:
+            # the first t_relay saves the request for the failure route's branches; it
+            # is copied only if that route can see it again
+            self.saved = base.copy() if self.failure_route else base
+        count = len(targets)
+        shares: list[int] | None = None
+        set_breadth = False
+        if count > 1 or self.branches or "max-breadth" in base.headers._keys:
+            shares, set_breadth = self._breadth(base, count)
+            if shares is None:
+                return E_BREADTH
+        runner = engine.runner
+        route = self.branch_route if runner is not None else None
+        minor_mask = engine.minor_mask
+        invite = base.method == "INVITE"
+        self.batches += 1
         sent = 0
         error = E_NO_DEST
-        for uri_text, fixed in targets:
+        for position, target in enumerate(targets):
             index = len(self.branches)
             request = base.copy()
+            uri_text = target.uri
             if uri_text != request.uri_text:
                 try:
                     request.uri = uri_text
                 except ParseError:
                     error = E_BAD_DEST
                     continue
+            branch = Branch(index, uri_text, request)
+            branch.flags = target.flags
+            branch.du = target.du
+            if route is not None:
+                if runner.branch_route(BranchContext(self, branch, now), route):
+                    continue  # dropped in the branch route
+                branch.uri = request.uri_text  # the route may have changed it
             try:
-                dest = fixed or ctx.next_hop(request, proto)
+                if fixed is not None and not branch.du:
+                    dest = fixed
+                else:
+                    dest = ctx.next_hop(request, proto, branch.du)
+                listener = engine.identity.listener_for(dest.transport)
             except ParseError:  # a malformed Route
                 error = E_BAD_MSG
                 continue
             except (UnsupportedTransport, LookupError, ValueError):
                 error = E_BAD_DEST
                 continue
+            branch.dest = dest
             forward.apply_strict_route(request)
-            branch = Branch(index, request.uri_text, request, dest)
-            branch.flags = ctx.branch_flags.get(index, ctx.flags)
-            if self.branch_route and engine.runner is not None:
-                bctx = BranchContext(self, branch, now)
-                if engine.runner.branch_route(bctx, self.branch_route):
-                    continue  # dropped in the branch route
             request.decrement_max_forwards()
+            if shares is not None:
+                branch.breadth = shares[position]
+                if set_breadth:
+                    request.headers.set("Max-Breadth", str(branch.breadth))
+            else:
+                branch.breadth = DEFAULT_MAX_BREADTH
             for name, value in self.extra_headers:
                 request.headers.add(name, value)
-            try:
-                listener = engine.identity.listener_for(dest.transport)
-            except LookupError:
-                error = E_BAD_DEST
-                continue
             via_branch = forward.make_branch(ctx.loop_hash, engine.layer.new_branch()[7:])
             request.push_via(forward.via_value(listener, via_branch))
-            invite = request.method == "INVITE"
             timing = self.timing(invite)
-            if branch.avps.get("__fr") is not None or branch.avps.get("__retr") is not None:
-                changes = {}
-                changes.update(branch.avps.pop("__fr", None) or {})
-                changes.update(branch.avps.pop("__retr", None) or {})
-                timing = timing.replace(**changes)
+            if branch.timing_changes:
+                timing = timing.replace(**branch.timing_changes)
+            branch.minor = bool(branch.flags & minor_mask)
+            branch.batch = self.batches
             self.branches.append(branch)
             branch.tx = engine.layer.send_request(request, dest, now, owner=self,
                                                   branch_index=index, timing=timing)
@@ -486,528 +637,20 @@ class ProxyTransaction:
             sent += 1
         return OK if sent else error
 
-
-class RequestContext:
-    """What a request or failure route works on (``tm`` calls land here)."""
-
-    def __init__(self, engine: Engine, msg: Request, source: Address, now: float, *,
-                 uas: ServerTransaction | None = None, cell: ProxyTransaction | None = None,
-                 kind: str = "request", winner: Branch | None = None,
-                 local: Address | None = None) -> None:
-        self.engine = engine
-        self.msg = msg
-        self.source = source
-        self.local = local
-        self.now = now
-        self.uas = uas
-        self.cell = cell
-        self.kind = kind
-        self.route_kind = kind
-        self.winner = winner
-        self.stateful = cell is not None  # a transaction the script created/uses
-        self.flags = 0
-        self.branch_flags: dict[int, int] = {}
-        self.destinations: list[str] = []  # append_branch()
-        self.du: str | None = None  # $du, the destination URI
-        self.replied = False
-        self.last_error = 0
-        self.finished = False
-        self.pending_arming: dict[str, str] = {}
-        self.pending_timing: dict[str, float] = {}
-        self.auto_inv_100: bool | None = None
-        self._loop_hash: str | None = None
-
-    # --- identity helpers -------------------------------------------------------------
-    @property
-    def loop_hash(self) -> str:
-        if self._loop_hash is None:
-            self._loop_hash = forward.loop_hash(self.msg)
-        return self._loop_hash
-
-    def next_hop(self, request: Request, proto: str | None) -> Address:
-        """Where ``request`` goes; a malformed Route raises ParseError (a bad message),
-        an unusable ``$du`` or target ValueError (a bad destination)."""
-        if self.du:
-            try:
-                uri = forward.next_hop_uri(request, self.du)
-            except ParseError as exc:
-                raise ValueError(f"bad destination URI: {exc}") from None
-        else:
-            uri = forward.next_hop_uri(request, None)
-        if not isinstance(uri, SipUri):
-            raise UnsupportedTransport("not a SIP URI")
-        return uri_address(uri, force_transport=proto)
-
-    # --- transactions -----------------------------------------------------------------
-    def _ensure_cell(self) -> ProxyTransaction | None:
-        if self.cell is not None:
-            return self.cell
-        uas = self.uas
-        if uas is None:
-            return None
-        cell = ProxyTransaction(self.engine, uas, self.msg)
-        cell.route_running = self.kind == "request" and not self.finished
-        for kind, name in self.pending_arming.items():
-            setattr(cell, f"{kind}_route", name)
-        cell.timing_changes.update(self.pending_timing)
-        cell.flags = self.flags
-        self.cell = cell
-        self.stateful = True
-        auto = self.auto_inv_100 if self.auto_inv_100 is not None else self.engine.tm.auto_inv_100
-        if uas.is_invite and auto and uas.last_status == 0:
-            self.engine.layer.reply(uas, 100, self.now, self.engine.tm.auto_inv_100_reason)
-        return cell
-
-    def suspend(self) -> None:
-        """The (async) request route awaits: its transaction's fr_timer runs meanwhile."""
-        if self.cell is not None and self.kind == "request" and not self.finished:
-            self.cell.suspend(self.now)
-
-    def newtran(self) -> int:
-        if self.msg.method == "ACK":
-            return E_INTERNAL
-        return OK if self._ensure_cell() is not None else E_INTERNAL
-
-    def relay(self, target: str | None = None, flags: int = 0, proto: str | None = None,
-              nonack: bool = False) -> int:
-        msg = self.msg
-        now = self.now
-        method = msg.method
-        if method == "ACK":
-            if nonack:
-                return self._fail(E_BAD_MSG)
-            return self._forward_ack(target, proto)
-        if method == "CANCEL" and self.kind == "request":
-            code = self._relay_cancel(bool(flags & F_PROPAGATE_REASON))
-            if code != 1:
-                return OK if code == 0 else code
-            policy = self.engine.tm.unmatched_cancel
-            if policy == 2:
-                self.engine.layer.discard(self.uas, now) if self.uas is not None else None
-                return OK
-            if policy == 1:
-                return self.forward_stateless(target, proto)
-        if self.kind == "request":
-            try:
-                mf = msg.max_forwards
-                looped = mf != 0 and forward.is_loop(msg, self.engine.identity,
-                                                      self.loop_hash)
-            except ParseError as exc:  # e.g. a malformed Via further down
-                return self._relay_failed(E_BAD_MSG, flags, (400, exc.reason))
-            if mf == 0:
-                return self._relay_failed(E_BAD_MSG, flags, (483, "Too Many Hops"))
-            if looped:
-                return self._relay_failed(E_BAD_MSG, flags, (482, "Loop Detected"))
-        cell = self._ensure_cell()
-        if cell is None:
-            return self._fail(E_INTERNAL)
-        fixed: Address | None = None
-        if target is not None and not self.du:
-            try:
-                fixed = parse_hostport_target(target, proto or self.source.transport)
-            except (ValueError, UnsupportedTransport):
-                return self._relay_failed(E_BAD_DEST, flags)
-        if self.kind == "failure" and not self.destinations:
-            targets = [(msg.uri_text, fixed)]
-        else:
-            targets = [(msg.uri_text, fixed)] + [(uri, fixed) for uri in self.destinations]
-        self.destinations = []
-        code = cell.add_branches(self, targets, now, proto)
-        if code < 0:
-            return self._relay_failed(code, flags)
-        return code
-
-    def _relay_failed(self, code: int, flags: int,
-                      reply: tuple[int, str] | None = None) -> int:
-        self.last_error = code
-        if not flags & F_NO_AUTO_REPLY and self.kind == "request":
-            status, reason = reply or _ERROR_REPLY.get(code, (500, "Server Internal Error"))
-            if self.cell is not None or self.uas is not None:
-                self.reply(status, reason)
-            else:
-                self.sl_reply(status, reason)
-        return code
-
-    def _fail(self, code: int) -> int:
-        self.last_error = code
-        return code
-
-    def _forward_ack(self, target: str | None, proto: str | None) -> int:
-        """An end-to-end ACK (for a 2xx) is forwarded statelessly (§16.10 / §16.11)."""
-        return self.forward_stateless(target, proto)
-
-    def forward_stateless(self, target: str | None = None, proto: str | None = None) -> int:
-        msg = self.msg
-        engine = self.engine
-        request = msg.copy()
-        try:
-            if msg.max_forwards == 0:
-                return self._fail(E_BAD_MSG)
-            if target is not None and not self.du:
-                dest = parse_hostport_target(target, proto or self.source.transport)
-            else:
-                dest = self.next_hop(request, proto)
-            listener = engine.identity.listener_for(dest.transport)
-        except ParseError:
-            return self._fail(E_BAD_MSG)
-        except (ValueError, UnsupportedTransport, LookupError):
-            return self._fail(E_BAD_DEST)
-        forward.apply_strict_route(request)
-        request.decrement_max_forwards()
-        branch = forward.make_branch(self.loop_hash, engine.layer.new_branch()[7:])
-        request.push_via(forward.via_value(listener, branch))
-        engine.send_raw(bytes(request), dest, listener)
-        if self.uas is not None and self.cell is None:
-            engine.layer.discard(self.uas, self.now)
-            self.uas = None
-        return OK
-
-    # --- CANCEL -----------------------------------------------------------------------------
-    def lookup_cancel(self, overwrite_flags: bool = False) -> int:
-        if self.msg.method != "CANCEL":
-            return E_INTERNAL
-        invite = self.engine.layer.lookup_cancel(self.msg)
-        if invite is None:
-            return E_INTERNAL
-        if overwrite_flags and isinstance(invite.owner, ProxyTransaction):
-            self.flags = invite.owner.flags
-        return OK
-
-    def relay_cancel(self) -> int:
-        """1: INVITE not found; 0: CANCEL handled (ends the route); <0: error."""
-        if self.msg.method != "CANCEL":
-            return E_INTERNAL
-        return self._relay_cancel(False)
-
-    def _relay_cancel(self, propagate_reason: bool) -> int:
-        engine = self.engine
-        now = self.now
-        invite = engine.layer.lookup_cancel(self.msg)
-        if invite is None:
-            return 1
-        if self.uas is not None:
-            engine.layer.reply(self.uas, 200, now, "canceling")
-            engine.stats.local_replies += 1
-            self.stateful = True  # its transaction answers retransmissions (Timer J)
-            self.replied = True
-        reason = self.msg.headers.get("Reason") if propagate_reason else None
-        cell = invite.owner
-        if isinstance(cell, ProxyTransaction):
-            cell.cancel_from_upstream(now, reason)
-        elif invite.last_status < 200:
-            engine.layer.reply(invite, 487, now, "Request Terminated")
-            engine.stats.local_replies += 1
-        return 0
-
-    # --- checks ---------------------------------------------------------------------------
-    def check_trans(self) -> int:
-        """Seed semantics; 0 means "handled, end the route"."""
-        msg = self.msg
-        layer = self.engine.layer
-        if msg.method == "CANCEL":
-            return OK if layer.lookup_cancel(msg) is not None else E_INTERNAL
-        if msg.method == "ACK":
-            invite = layer.lookup_ack(msg)
-            if invite is not None and not 200 <= invite.last_status < 300:
-                return 0  # an ACK for a negative reply: its transaction handles it
-            if invite is not None or layer.lookup_e2e_ack(msg) is not None:
-                return OK  # an end-to-end ACK for a 2xx of a live INVITE transaction
-            return E_INTERNAL
-        tx = layer.lookup_request(msg)
-        if tx is not None and tx is not self.uas:
-            tx.retransmit_reply(self.now)
-            return 0
-        return E_INTERNAL
-
-    def lookup_request(self) -> int:
-        tx = self.engine.layer.lookup_request(self.msg)
-        return OK if tx is not None and (tx is not self.uas or self.cell is not None) \
-            else E_INTERNAL
-
-    # --- replies ------------------------------------------------------------------------------
-    def reply(self, status: int, reason: str | None = None, body: bytes = b"",
-              content_type: str | None = None,
-              headers: list[tuple[str, str]] | None = None) -> int:
-        if self.msg.method == "ACK":
-            return E_INTERNAL
-        cell = self._ensure_cell()
-        if cell is None:
-            return E_INTERNAL
-        out = list(headers or ())
-        if content_type:
-            out.append(("Content-Type", content_type))
-        ok = cell.reply_local(status, reason, self.now, out, body)
-        if ok:
-            self.replied = True
-        return OK if ok else E_INTERNAL
-
-    def sl_reply(self, status: int, reason: str | None = None) -> int:
-        engine = self.engine
-        if self.msg.method == "ACK":
-            return E_INTERNAL
-        if self.cell is not None:
-            return self.reply(status, reason)
-        tag = engine.layer.ids.tag() if status > 100 and self.msg.to_tag is None else None
-        response = Response.for_request(self.msg, status, reason, to_tag=tag)
-        dest = self.uas.reply_to if self.uas is not None else self.source
-        engine.send_raw(bytes(response), dest, self.local)
-        engine.stats.sl_replies += 1
-        self.replied = True
-        if self.uas is not None and status >= 200:
-            engine.layer.discard(self.uas, self.now)
-            self.uas = None
-        return OK
-
-    def sl_reply_error(self) -> int:
-        status, reason = _ERROR_REPLY.get(self.last_error, (500, "Server Internal Error"))
-        return self.sl_reply(status, reason)
-
-    def retransmit_reply(self) -> int:
-        uas = self.uas
-        return OK if uas is not None and uas.retransmit_reply(self.now) else E_INTERNAL
-
-    def release(self) -> int:
-        if self.uas is None:
-            return E_INTERNAL
-        self.engine.layer.release(self.uas, self.now)
-        return OK
-
-    def add_hdrs(self, text: str) -> int:
-        cell = self._ensure_cell()
-        if cell is None:
-            return E_INTERNAL
-        for line in text.replace("\r\n", "\n").split("\n"):
-            if line.strip():
-                name, sep, value = line.partition(":")
-                if not sep:
-                    return E_INTERNAL
-                cell.extra_headers.append((name.strip(), value.strip()))
-        return OK
-
-    def flush_flags(self) -> int:
-        if self.cell is None:
-            return E_INTERNAL
-        self.cell.flags = self.flags
-        return OK
-
-    def save_lumps(self) -> int:
-        if self.cell is None:
-            return E_INTERNAL
-        self.cell.saved = self.msg.copy()
-        return OK
-
-    def set_auto_inv_100(self, enabled: bool) -> int:
-        self.auto_inv_100 = enabled
-        return OK
-
-    # --- routing helpers ------------------------------------------------------------------
-    def record_route(self, params: str = "") -> int:
-        try:
-            listener = self.local or self.engine.identity.listener_for(self.source.transport)
-        except LookupError:
-            return E_INTERNAL
-        extra = params if not params or params.startswith(";") else ";" + params
-        forward.record_route(self.msg, listener, extra)
-        return OK
-
-    def loose_route(self) -> int:
-        try:
-            return OK if forward.loose_route(self.msg, self.engine.identity) else E_INTERNAL
-        except ParseError:
-            return E_BAD_MSG
-
-    def process_maxfwd(self, limit: int) -> int:
-        msg = self.msg
-        try:
-            mf = msg.max_forwards
-        except ParseError:
-            return E_BAD_MSG
-        if mf is None:
-            msg.max_forwards = limit
-            return OK
-        if mf == 0:
-            return E_INTERNAL
-        return OK
-
-    def append_branch(self, uri: str | None = None) -> int:
-        text = uri if uri is not None else self.msg.uri_text
-        try:
-            parse_uri(text)
-        except ParseError:
-            return E_BAD_DEST
-        self.destinations.append(text)
-        return OK
-
-    def arm_route(self, kind: str, name: str) -> int:
-        if self.cell is not None:
-            setattr(self.cell, f"{kind}_route", name)
-        else:
-            self.pending_arming[kind] = name
-        return OK
-
-    # --- timers ---------------------------------------------------------------------------
-    def _timing_target(self) -> dict[str, float]:
-        return self.cell.timing_changes if self.cell is not None else self.pending_timing
-
-    def set_fr(self, fr_inv: int, fr: int) -> int:
-        changes = self._timing_target()
-        if fr_inv:
-            changes["fr_inv"] = fr_inv / 1000
-        if fr:
-            changes["fr"] = fr / 1000
-        if self.cell is not None and self.cell.suspend_timer is not None:
-            self.cell.suspend(self.now)  # the suspended route's fr_timer, restarted
-        if self.cell is not None:
-            for branch in self.cell.branches:
-                if branch.tx is not None and branch.pending:
-                    branch.tx.set_fr(fr_inv, fr, now=self.now)
-        return OK
-
-    def reset_fr(self) -> int:
-        changes = self._timing_target()
-        changes.pop("fr_inv", None)
-        changes.pop("fr", None)
-        if self.cell is not None and self.cell.suspend_timer is not None:
-            self.cell.suspend(self.now)
-        if self.cell is not None:
-            for branch in self.cell.branches:
-                if branch.tx is not None and branch.pending:
-                    branch.tx.reset_fr(now=self.now)
-        return OK
-
-    def set_max_lifetime(self, inv: int, noninv: int) -> int:
-        invite = self.msg.method == "INVITE"
-        value = inv if invite else noninv
-        if value:
-            self._timing_target()["lifetime"] = value / 1000
-            if self.uas is not None:
-                self.uas.set_max_lifetime(inv, noninv, now=self.now)
-        return OK
-
-    def reset_max_lifetime(self) -> int:
-        self._timing_target().pop("lifetime", None)
-        if self.uas is not None:
-            self.uas.reset_max_lifetime(now=self.now)
-        return OK
-
-    def set_retr(self, t1: int, t2: int) -> int:
-        changes = self._timing_target()
-        if t1:
-            changes["t1"] = t1 / 1000
-        if t2:
-            changes["t2"] = t2 / 1000
-        if self.cell is not None:
-            for branch in self.cell.branches:
-                if branch.tx is not None and branch.pending:
-                    branch.tx.set_retr(t1, t2)
-        return OK
-
-    def reset_retr(self) -> int:
-        changes = self._timing_target()
-        changes.pop("t1", None)
-        changes.pop("t2", None)
-        if self.cell is not None:
-            for branch in self.cell.branches:
-                if branch.tx is not None and branch.pending:
-                    branch.tx.reset_retr()
-        return OK
-
-    def replicate(self, uri: str, flags: int = 0) -> int:
-        return E_INTERNAL  # t_replicate arrives with forking (issue 6)
-
-    # --- end of the route -----------------------------------------------------------------
-    def finish(self, now: float, error: BaseException | None = None) -> None:
-        """The route has ended (``error``: it raised). Answer what must be answered and
-        let go of what nobody uses."""
-        if self.finished:
-            return
-        self.finished = True
-        self.now = now
-        engine = self.engine
-        cell = self.cell
-        if self.kind == "failure":
-            if cell is not None:
-                if error is not None and not cell.final_status and not any(
-                        b.pending for b in cell.branches):
-                    cell.reply_local(500, "Server Internal Error", now)
-                cell.failure_finished(self, now)
-            return
-        if cell is not None:
-            cell.resume()
-            cell.route_running = False
-            if error is not None and not cell.final_status and not cell.branches:
-                cell.reply_local(500, "Server Internal Error", now)
-            elif cell.canceled and not cell.final_status and not cell.branches:
-                cell.reply_local(487, "Request Terminated", now)
-            elif not cell.branches and not cell.final_status and not self.replied:
-                # a transaction nobody answers or relays (t_newtran, or an async route,
-                # then nothing): released as the seeds' t_unref does, absorbing
-                # retransmissions for wt_timer, with no reply
-                engine.layer.release(cell.uas, now)
-            cell.check_completion(now)
-            return
-        if error is not None and not self.replied and self.msg.method != "ACK":
-            self.sl_reply(500, "Server Internal Error")
-        if self.uas is not None and not self.stateful:
-            engine.layer.discard(self.uas, now)  # handled statelessly (or dropped)
-            self.uas = None
-
-
-class BranchContext:
-    """What a branch route works on: one branch's request before it is sent."""
-
-    route_kind = "branch"
-    kind = "branch"
-
-    def __init__(self, cell: ProxyTransaction, branch: Branch, now: float) -> None:
-        self.cell = cell
-        self.branch = branch
-        self.msg = branch.request
-        self.now = now
-
-    def set_fr(self, fr_inv: int, fr: int) -> int:
-        changes = self.branch.avps.setdefault("__fr", {})
-        if fr_inv:
-            changes["fr_inv"] = fr_inv / 1000
-        if fr:
-            changes["fr"] = fr / 1000
-        return OK
-
-    def set_retr(self, t1: int, t2: int) -> int:
-        changes = self.branch.avps.setdefault("__retr", {})
-        if t1:
-            changes["t1"] = t1 / 1000
-        if t2:
-            changes["t2"] = t2 / 1000
-        return OK
-
-    def arm_route(self, kind: str, name: str) -> int:
-        if kind == "onreply":
-            self.branch.onreply = name
-        else:
-            setattr(self.cell, f"{kind}_route", name)
-        return OK
-
-
-class ReplyContext:
-    """What an onreply route works on: one received reply of one branch."""
-
-    route_kind = "onreply"
-    kind = "onreply"
-
-    def __init__(self, cell: ProxyTransaction, branch: Branch, reply: Response,
-                 now: float) -> None:
-        self.cell = cell
-        self.branch = branch
-        self.msg = reply
-        self.now = now
-
-    def arm_route(self, kind: str, name: str) -> int:
-        setattr(self.cell, f"{kind}_route", name)
-        return OK
-
-    def check_status(self, pattern: str) -> bool:
-        return re.fullmatch(pattern, str(self.msg.status)) is not None
-
-
-StatusCheck = Callable[[str], bool]
+    def _breadth(self, base: Request, count: int) -> tuple[list[int] | None, bool]:
+        """RFC 5393 §5.3: the Max-Breadth of ``count`` new branches, and whether to
+        write it (the request carried one, or branches run in parallel)."""
+        present = "max-breadth" in base.headers._keys
+        incoming = self.max_breadth
+        if incoming is None:
+            incoming = DEFAULT_MAX_BREADTH
+            if present:
+                try:
+                    incoming = max(int((base.headers.get("Max-Breadth") or "").strip()), 0)
+                except ValueError:
+                    incoming = DEFAULT_MAX_BREADTH  # unreadable: as if absent
+            self.max_breadth = incoming
+        pending = [b for b in self.branches if b.pending]
+        outgoing = sum(b.breadth for b in pending)
+        return (breadth_shares(incoming - outgoing, count),
+                present or count + len(pending) > 1)

@@ -2,6 +2,13 @@
 
 Rules of this module: it only compares codes and copies headers; the response context
 in :mod:`siptm.core.proxy` decides when to ask (every branch final, or a 6xx).
+
+The order (Kamailio's ``t_pick_branch``, which implements step 6): a 6xx wins over any
+other final class (the RFC: "if there are any 6xx responses, the proxy SHOULD choose
+one"); otherwise the lowest class wins. Within 4xx the codes the RFC names as carrying
+information the UAC can act on (401, 407, 415, 420, 484) come first, in that order;
+within 5xx a 503 comes last (it goes upstream as a 500, step 6, and is what a branch we
+could not send counts as). Then the lowest code, then the earliest branch.
 """
 
 from __future__ import annotations
@@ -15,25 +22,29 @@ PREFERRED_4XX = (401, 407, 415, 420, 484)
 CHALLENGE_HEADERS = ("WWW-Authenticate", "Proxy-Authenticate")
 
 
-def _rank(code: int) -> tuple[int, int]:
+def rank(code: int) -> tuple[int, int, int]:
+    """Sort key of a final status: smaller is better (see the module's rules)."""
     klass = code // 100
     if klass == 6:
-        return (0, 0)  # a 6xx wins over any other final class
-    preference = PREFERRED_4XX.index(code) if code in PREFERRED_4XX else len(PREFERRED_4XX)
-    return (klass, preference if klass == 4 else 0)
+        return (0, 0, code)
+    if klass == 4 and code in PREFERRED_4XX:
+        return (4, PREFERRED_4XX.index(code), code)
+    if code == 503:
+        return (5, 2, code)
+    return (klass, 1, code)
 
 
 def pick_best(codes: Sequence[int | None]) -> int:
     """Index of the best final response among ``codes`` (``None`` or < 200 = no final
     reply on that branch), or -1 when there is none. Ties go to the earliest branch."""
     best = -1
-    best_rank: tuple[int, int] | None = None
+    best_rank: tuple[int, int, int] | None = None
     for index, code in enumerate(codes):
         if code is None or code < 200:
             continue
-        rank = _rank(code)
-        if best_rank is None or rank < best_rank:
-            best, best_rank = index, rank
+        key = rank(code)
+        if best_rank is None or key < best_rank:
+            best, best_rank = index, key
     return best
 
 

@@ -20,8 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..core.contexts import BranchContext, ReplyContext
 from ..core.engine import Engine
-from ..core.proxy import BranchContext, ReplyContext, RequestContext
+from ..core.request_context import RequestContext
 from ..runtime.effects import RunCoroutine
 from .results import RouteDrop, RouteExit
 from .router import FAILURE, Route, Router
