@@ -15,18 +15,22 @@ Which RFC 3261 / RFC 6026 timer each seed parameter governs (see docs/transactio
 ======================  ==================================================================
 seed parameter          timers it sets
 ======================  ==================================================================
-retr_timer1 (T1)        A, E, G initial interval; L = M = 64*T1; D = max(32 s, 64*T1)
+retr_timer1 (T1)        A, E, G initial interval; with rfc_wait_timers L = M = 64*T1
+                        and D = max(32 s, 64*T1)
 retr_timer2 (T2)        cap of E and G (A doubles without a cap, RFC 3261 §17.1.1.2)
-t4 (T4)                 I and K on unreliable transports (0 on reliable ones)
+t4 (T4)                 with rfc_wait_timers, I and K on unreliable transports
 fr_timer                B (INVITE, no reply yet), F (non-INVITE), H (wait for the ACK of
                         a non-2xx), and the wait for a final reply after a CANCEL (the
                         RFC 3261 §9.1 64*T1)
 fr_inv_timer            the proxy's Timer C (INVITE after a provisional, §16.6 step 11)
 max_inv_lifetime /      clamp of every B/C/F deadline (from creation); a server
 max_noninv_lifetime     transaction still unanswered then is reported as timed out
-wt_timer                J on unreliable transports (seed 003 "relates to timer J"), the
-                        wait after a client transaction timed out or was abandoned, and
-                        the grace after a server transaction's lifetime ran out
+wt_timer                J on unreliable transports (seed 003 "relates to timer J"); by
+                        default also D, I, K (unreliable) and L, M: the seeds keep a
+                        transaction wt_timer after its final reply; the wait after a
+                        client transaction timed out or was abandoned, and the grace
+                        after a server transaction's lifetime ran out
+rfc_wait_timers         1: D, I, K, L, M take their RFC 3261 / RFC 6026 values
 delete_timer            kept for configuration compatibility; a transaction is deleted
                         the moment it is terminated and unreferenced (seed 002 note)
 ======================  ==================================================================
