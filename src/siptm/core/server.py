@@ -8,8 +8,9 @@ Rules of this module:
   branch) or the layer's ``reply`` (a local one); a response the state does not allow
   (a 1xx after a final, a non-2xx after a 2xx) is refused (``respond`` returns False).
 - Timer values: G doubles from T1 to T2, H is fr_timer (seed 002: "no ACK for a
-  negative INVITE reply"), I is T4, J is wt_timer (seed 003), L is 64*T1 (RFC 6026);
-  I and J are 0 on reliable transports. Seed extension: still unanswered at
+  negative INVITE reply"), J is wt_timer (seed 003), I and L are wt_timer too (the
+  seeds' wait after a final) or T4 and 64*T1 with ``rfc_wait_timers``; I and J are 0
+  on reliable transports. Seed extension: still unanswered at
   max_*_lifetime, the TU gets a ``Timeout(LIFETIME)``; if it still does not answer
   within wt_timer the transaction is dropped (``dropped``).
 - The request the transaction keeps must not have its Vias changed by the TU: local
