@@ -46,6 +46,9 @@ __all__ = [
     "PROXY",
     "UAC",
     "UAS",
+    "UAS2",
+    "UAS3",
+    "UAS4",
     "Gate",
     "ManualClock",
     "ProxyHarness",
@@ -57,6 +60,9 @@ __all__ = [
 PROXY = Address("udp", "127.0.0.1", 5060)
 UAC = Address("udp", "192.0.2.1", 5060)
 UAS = Address("udp", "192.0.2.9", 5060)
+UAS2 = Address("udp", "192.0.2.10", 5060)  # more callees, for forking
+UAS3 = Address("udp", "192.0.2.11", 5060)
+UAS4 = Address("udp", "192.0.2.12", 5060)
 
 
 class ManualClock:

@@ -28,7 +28,7 @@ def rank(code: int) -> tuple[int, int, int]:
     if klass == 6:
         return (0, 0, code)
     if klass == 4 and code in PREFERRED_4XX:
-        return (4, PREFERRED_4XX.index(code), code)
+        return (4, 0, PREFERRED_4XX.index(code))
     if code == 503:
         return (5, 2, code)
     return (klass, 1, code)

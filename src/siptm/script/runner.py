@@ -14,6 +14,7 @@ import importlib.util
 import inspect
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -189,11 +190,16 @@ class ScriptRunner:
 
 
 class _StrayContext:
+    """on_sl_reply: a reply with no transaction (only its own status can be checked)."""
+
     route_kind = "onreply"
     kind = "onreply"
 
     def __init__(self, msg: Any) -> None:
         self.msg = msg
+
+    def check_status(self, pattern: str) -> int:
+        return 1 if re.search(pattern, str(self.msg.status)) else -1
 
 
 def create(info: Any, script: str | None) -> ScriptRunner:

@@ -12,10 +12,30 @@ Times are in milliseconds, as in Kamailio's parameters.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
 from typing import Any
 
 from .results import Result, RouteDrop, RouteExit, as_result
-from .router import BRANCH, FAILURE, ONREPLY, RouteFunc, Router
+from .router import BRANCH, FAILURE, ONREPLY, REQUEST, RouteFunc, Router
+
+# Where the seeds allow a function (the others work in every route type).
+_REQ_FAIL = frozenset({REQUEST, FAILURE})
+_ROUTES: dict[str, frozenset[str]] = {
+    "t_relay": _REQ_FAIL,
+    "append_branch": _REQ_FAIL,
+    "t_next_contacts": _REQ_FAIL,
+    "t_load_contacts": frozenset({REQUEST}),
+    "t_replicate": frozenset({REQUEST}),
+    "t_reply": frozenset({REQUEST, FAILURE, ONREPLY}),  # onreply: seed 002 example 54
+    "t_check_status": frozenset({REQUEST, FAILURE, ONREPLY, BRANCH}),
+    "t_local_replied": frozenset({REQUEST, FAILURE, ONREPLY, BRANCH}),
+    "t_branch_timeout": frozenset({FAILURE}),
+    "t_branch_replied": frozenset({FAILURE}),
+    "t_drop_replies": frozenset({FAILURE}),
+    "t_was_cancelled": frozenset({FAILURE, ONREPLY}),
+    "t_cancel_branch": frozenset({ONREPLY}),
+}
 
 
 class Tm:
@@ -34,7 +54,8 @@ class Tm:
         ctx = self._ctx
         method = getattr(ctx, name, None)
         if method is None:
-            raise RuntimeError(f"not available in a {ctx.route_kind} route")
+            caller = sys._getframe(1).f_code.co_name
+            raise RuntimeError(f"{caller}() is not available in a {ctx.route_kind} route")
         runner = self._runner
         if runner is not None and getattr(ctx, "async_mode", False):
             ctx.now = runner.clock()
@@ -60,11 +81,29 @@ class Tm:
         """``request``, ``failure``, ``onreply`` or ``branch``."""
         return self._ctx.route_kind
 
+    def _allowed(self, func: str) -> None:
+        """Raise when the seeds do not allow ``func`` in this route type."""
+        kinds = _ROUTES[func]
+        kind = self._ctx.route_kind
+        if kind not in kinds:
+            where = ", ".join(k for k in (REQUEST, FAILURE, ONREPLY, BRANCH) if k in kinds)
+            raise RuntimeError(f"{func}() cannot be used in a {kind} route "
+                               f"(only in: {where})")
+
+    def _get(self, name: str) -> Any:
+        try:
+            return getattr(self._ctx, name)
+        except AttributeError:
+            caller = sys._getframe(1).f_code.co_name
+            raise RuntimeError(f"{caller} is not available in a "
+                               f"{self._ctx.route_kind} route") from None
+
     # --- relaying ---------------------------------------------------------------------
     def t_relay(self, host: str | int | None = None, port: int | str | None = None,
                 flags: int = 0) -> Result:
         """``t_relay()``, ``t_relay(flags)``, ``t_relay(host, port)`` (Kamailio) or
         ``t_relay("proto:host:port"[, flags])`` (OpenSIPS)."""
+        self._allowed("t_relay")
         if isinstance(host, int) and port is None:  # t_relay(0x02)
             host, flags = None, host
         if isinstance(port, str) and host is not None and not port.isdigit():
@@ -72,6 +111,7 @@ class Tm:
         return self._do("relay", target=_target(host, port), flags=flags)
 
     def _relay_proto(self, proto: str, host: str | None, port: int | str | None) -> Result:
+        self._allowed("t_relay")
         return self._do("relay", target=_target(host, port, proto), proto=proto)
 
     def t_relay_to_udp(self, host: str | None = None, port: int | str | None = None) -> Result:
@@ -85,17 +125,21 @@ class Tm:
 
     def t_forward_nonack(self, host: str | None = None, port: int | str | None = None) -> Result:
         """Forward a non-ACK request statefully (an ACK is refused)."""
+        self._allowed("t_relay")
         return self._do("relay", target=_target(host, port), nonack=True)
 
     def t_forward_nonack_udp(self, host: str, port: int | str) -> Result:
+        self._allowed("t_relay")
         return self._do("relay", target=_target(host, port, "udp"), proto="udp",
                                          nonack=True)
 
     def t_forward_nonack_tcp(self, host: str, port: int | str) -> Result:
+        self._allowed("t_relay")
         return self._do("relay", target=_target(host, port, "tcp"), proto="tcp",
                                          nonack=True)
 
     def t_forward_nonack_tls(self, host: str, port: int | str) -> Result:
+        self._allowed("t_relay")
         return self._do("relay", target=_target(host, port, "tls"), proto="tls",
                                          nonack=True)
 
@@ -121,18 +165,210 @@ class Tm:
     def t_lookup_request(self) -> Result:
         return self._do("lookup_request")
 
-    def t_replicate(self, uri: str, flags: int = 0) -> Result:
-        return self._do("replicate", uri, flags)
+    def t_replicate(self, uri: str, flags: int | str = 0) -> Result:
+        """Send a copy of the request to ``uri`` (and to every appended branch) in
+        transactions of its own; their replies never reach the caller (seed 003)."""
+        self._allowed("t_replicate")
+        return self._do("replicate", uri, int(flags, 0) if isinstance(flags, str) else flags)
+
+    # --- forking ----------------------------------------------------------------------------
+    def append_branch(self, uri: str | None = None, q: float | str | None = None) -> Result:
+        """Add a destination: the Request-URI (moved, with ``$du`` and branch flags) or
+        ``uri``; ``q`` is its q-value for ``t_load_contacts``. Falsy after a 6xx in a
+        failure route."""
+        self._allowed("append_branch")
+        return self._do("append_branch", uri, q)
+
+    t_fork = append_branch  # the name seed 002's example 36 uses
+
+    def t_load_contacts(self) -> Result:
+        """Order the destination set by q-value into ``contacts_avp`` (serial forking);
+        nothing to do when all q-values are equal. Falsy when contacts_avp is unset."""
+        self._allowed("t_load_contacts")
+        return self._do("load_contacts")
+
+    def t_next_contacts(self) -> Result:
+        """Take the next contacts of equal q-value as destinations (the first one as the
+        Request-URI before the transaction exists). Falsy when none are left (failure
+        route) or contacts_avp is unset."""
+        self._allowed("t_next_contacts")
+        return self._do("next_contacts")
+
+    def t_drop_replies(self, mode: str = "a") -> Result:
+        """Failure route: the replies so far ("a"), of the last branches ("l") or none
+        ("n") are never picked as the best reply."""
+        self._allowed("t_drop_replies")
+        return self._do("drop_replies", mode)
+
+    def t_cancel_branch(self, flags: str = "") -> Result:
+        """Onreply route: cancel this branch (""), all pending ("a") or the others ("o")."""
+        self._allowed("t_cancel_branch")
+        return self._do("cancel_branch", flags)
+
+    # --- checks (seed 002/003) ----------------------------------------------------------------
+    def t_check_status(self, regex: str) -> Result:
+        """The reply code matches ``regex``: the last reply sent (request and branch
+        routes), the reply (onreply), the winning reply (failure)."""
+        self._allowed("t_check_status")
+        return self._do("check_status", regex)
+
+    def t_grep_status(self, code: int | str) -> Result:
+        """A branch ended with ``code`` (received or made up here)."""
+        return self._do("grep_status", code)
+
+    def t_branch_timeout(self) -> Result:
+        """Failure route: the winning branch timed out."""
+        self._allowed("t_branch_timeout")
+        return self._do("branch_timeout")
+
+    def t_branch_replied(self) -> Result:
+        """Failure route: the winning branch got a reply before its final one."""
+        self._allowed("t_branch_replied")
+        return self._do("branch_replied")
+
+    def t_any_timeout(self) -> Result:
+        return self._do("any_timeout")
+
+    def t_any_replied(self) -> Result:
+        """A branch got a reply (the current one of an onreply/failure route aside)."""
+        return self._do("any_replied")
+
+    def t_is_canceled(self) -> Result:
+        return self._do("is_canceled")
+
+    def t_was_cancelled(self) -> Result:
+        self._allowed("t_was_cancelled")
+        return self._do("is_canceled")
+
+    def t_is_expired(self) -> Result:
+        return self._do("is_expired")
+
+    def t_local_replied(self, which: str = "all") -> Result:
+        """Every reply ("all") / the last one ("last") was made up here."""
+        self._allowed("t_local_replied")
+        return self._do("local_replied", which)
+
+    # --- flags (seed 003 §1.1.1) ------------------------------------------------------------
+    def setflag(self, flag: int | str) -> Result:
+        """Message flag (the transaction's, once it exists, outside the request route)."""
+        return self._do("set_flag", flag)
+
+    def resetflag(self, flag: int | str) -> Result:
+        return self._do("reset_flag", flag)
+
+    def isflagset(self, flag: int | str) -> Result:
+        return self._do("is_flag_set", flag)
+
+    def setsflag(self, flag: int | str) -> Result:
+        """Script flag: lives as long as this route invocation."""
+        return self._do("set_sflag", flag)
+
+    def resetsflag(self, flag: int | str) -> Result:
+        return self._do("reset_sflag", flag)
+
+    def issflagset(self, flag: int | str) -> Result:
+        return self._do("is_sflag_set", flag)
+
+    def setbflag(self, flag: int | str, branch: int | None = None) -> Result:
+        """Branch flag of the current branch (request/failure route: the Request-URI's;
+        ``branch`` i >= 1: the i-th appended one; branch/onreply route: this branch's,
+        or branch number ``branch``)."""
+        return self._do("set_bflag", flag, branch)
+
+    def resetbflag(self, flag: int | str, branch: int | None = None) -> Result:
+        return self._do("reset_bflag", flag, branch)
+
+    def isbflagset(self, flag: int | str, branch: int | None = None) -> Result:
+        return self._do("is_bflag_set", flag, branch)
+
+    # --- AVPs and pseudo-variables ----------------------------------------------------------
+    @property
+    def avp(self) -> dict[str, Any]:
+        """Transaction AVPs (``$avp``); in an onreply route per reply unless
+        onreply_avp_mode = 1."""
+        return self._get("avps")
+
+    @property
+    def bavp(self) -> Mapping[str, Any]:
+        """``$bavp``: AVPs of the current branch (branch, onreply and failure routes;
+        empty elsewhere)."""
+        return self._get("bavps")
+
+    @property
+    def du(self) -> str | None:
+        """``$du``, the destination URI (None: the Request-URI/Route decide)."""
+        return self._get("du")
+
+    @du.setter
+    def du(self, value: str | None) -> None:
+        if not hasattr(self._ctx, "du"):
+            raise RuntimeError(f"$du is not available in a {self._ctx.route_kind} route")
+        self._ctx.du = value or None
+
+    @property
+    def ruri_q(self) -> float | None:
+        """The q-value of the Request-URI (for t_load_contacts; None: unspecified)."""
+        return self._get("ruri_q")
+
+    @ruri_q.setter
+    def ruri_q(self, value: float | str | None) -> None:
+        from ..core.forking import parse_q
+
+        if not hasattr(self._ctx, "ruri_q"):
+            raise RuntimeError(f"ruri_q is not available in a {self._ctx.route_kind} route")
+        self._ctx.ruri_q = parse_q(value)
+
+    @property
+    def T_branch_idx(self) -> int | None:
+        """``$T_branch_idx``: this branch's index in branch and onreply routes, else None."""
+        return self._get("branch_idx")()
+
+    @property
+    def T_reply_code(self) -> int:
+        """``$T_reply_code``: the last reply sent (request route), the reply (onreply),
+        the winning reply (failure); 0 if none."""
+        return self._get("reply_code")()
+
+    @property
+    def T_ruri(self) -> str | None:
+        """``$T_ruri``: the Request-URI of the current branch."""
+        return self._get("t_ruri")()
+
+    @property
+    def T_fr_timeout(self) -> int:
+        """``$T_fr_timeout`` (ms, read/write; None resets it to fr_timer)."""
+        return self._fr_ctx().fr_value("fr")
+
+    @T_fr_timeout.setter
+    def T_fr_timeout(self, value: int | None) -> None:
+        self._fr_ctx().set_fr_value("fr", value)
+
+    @property
+    def T_fr_inv_timeout(self) -> int:
+        """``$T_fr_inv_timeout`` (ms, read/write; None resets it to fr_inv_timer)."""
+        return self._fr_ctx().fr_value("fr_inv")
+
+    @T_fr_inv_timeout.setter
+    def T_fr_inv_timeout(self, value: int | None) -> None:
+        self._fr_ctx().set_fr_value("fr_inv", value)
+
+    def _fr_ctx(self) -> Any:
+        ctx = self._ctx
+        if not hasattr(ctx, "fr_value"):
+            raise RuntimeError(f"$T_fr_timeout is not available in a {ctx.route_kind} route")
+        return ctx
 
     # --- UAS side -------------------------------------------------------------------------
     def t_newtran(self) -> Result:
         return self._do("newtran")
 
     def t_reply(self, code: int | str, reason: str | None = None) -> Result:
+        self._allowed("t_reply")
         return self._do("reply", int(code), reason)
 
     def t_reply_with_body(self, code: int | str, reason: str, body: str | bytes,
                           content_type: str | None = None) -> Result:
+        self._allowed("t_reply")
         data = body.encode() if isinstance(body, str) else body
         return self._do("reply", int(code), reason, body=data,
                                          content_type=content_type)
