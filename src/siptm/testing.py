@@ -30,7 +30,8 @@ Typical use::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,7 @@ __all__ = [
     "Sent",
     "make_request",
     "make_response",
+    "watch_harnesses",
 ]
 
 PROXY = Address("udp", "127.0.0.1", 5060)
@@ -171,6 +173,8 @@ class ProxyHarness:
         self._unread: list[Sent] = []  # not yet returned by take()
         self.coroutines: list[RunCoroutine] = []  # async routes still running
         self.failing: set[Address] = set()  # sends to these fail (on_error is called)
+        for watcher in _WATCHERS:
+            watcher.append(self)
 
     # --- time -------------------------------------------------------------------------
     @property
@@ -304,6 +308,21 @@ class ProxyHarness:
     @property
     def in_use(self) -> int:
         return self.engine.in_use
+
+
+_WATCHERS: list[list[ProxyHarness]] = []
+
+
+@contextmanager
+def watch_harnesses() -> Iterator[list[ProxyHarness]]:
+    """Collect every :class:`ProxyHarness` made inside the block (e.g. to check, after a
+    test, that each one settles with no transaction left)."""
+    created: list[ProxyHarness] = []
+    _WATCHERS.append(created)
+    try:
+        yield created
+    finally:
+        _WATCHERS.remove(created)
 
 
 # --- messages ----------------------------------------------------------------------------

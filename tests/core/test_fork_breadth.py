@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from forkhelpers import no_transaction_left  # noqa: F401  (autouse fixture)
 
 from siptm.script import Router
 from siptm.testing import (

@@ -6,6 +6,7 @@ t_was_cancelled, t_is_expired, t_local_replied."""
 from __future__ import annotations
 
 import pytest
+from forkhelpers import no_transaction_left  # noqa: F401  (autouse fixture)
 
 from siptm.script import Router
 from siptm.sip import parse

@@ -5,6 +5,7 @@ reply; 401/407 aggregation; local 408/503), seeds 002/003 ``append_branch``, wir
 from __future__ import annotations
 
 import pytest
+from forkhelpers import no_transaction_left  # noqa: F401  (autouse fixture)
 
 from siptm.script import Router
 from siptm.sip import Request, Response

@@ -5,6 +5,8 @@ from an onreply route (seed 002 example 54)."""
 
 from __future__ import annotations
 
+from forkhelpers import no_transaction_left  # noqa: F401  (autouse fixture)
+
 from siptm.script import Router
 from siptm.testing import UAC, UAS, UAS2, UAS3, ProxyHarness, make_request, make_response
 

@@ -4,6 +4,8 @@ routes that add branches, ``t_drop_replies``, the winning R-URI and ``t_save_lum
 
 from __future__ import annotations
 
+from forkhelpers import no_transaction_left  # noqa: F401  (autouse fixture)
+
 from siptm.script import Router
 from siptm.testing import (
     UAC,

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from forkhelpers import no_transaction_left  # noqa: F401  (autouse fixture)
+
 from siptm.script import Router
 from siptm.testing import UAC, UAS, UAS2, ProxyHarness, make_request, make_response
 

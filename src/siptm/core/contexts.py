@@ -247,7 +247,7 @@ class RouteView:
         """$T_fr_timeout (``fr``) / $T_fr_inv_timeout (``fr_inv``), in milliseconds."""
         cell = self.cell
         assert cell is not None
-        return _ms(cell.timing(True if key == "fr_inv" else cell.is_invite), key)
+        return _ms(cell.timing(cell.is_invite), key)
 
     def set_fr_value(self, key: str, value: int | None) -> int:
         cell = self.cell
