@@ -13,6 +13,7 @@ from siptm.testing import (
     UAS2,
     UAS3,
     UAS4,
+    Gate,
     ProxyHarness,
     make_request,
     make_response,
@@ -374,3 +375,49 @@ def test_t_next_contacts_in_a_failure_route_after_t_newtran_in_the_request_route
     h.inject(make_response(h.sent[-1].msg, 486, to_tag="b"), UAS)
     assert [m.method for m in h.take(UAS)] == ["ACK"]
     assert [m.uri_text for m in h.take(UAS2)] == [CAROL]
+
+
+def test_an_async_failure_route_awaits_then_forks_and_a_cancel_meanwhile_wins():
+    gate = Gate()
+    results: list[int] = []
+    router = Router()
+
+    @router.request
+    def route(msg, tm):
+        if msg.method == "CANCEL":
+            tm.t_relay_cancel()
+        tm.t_on_failure("lookup")
+        tm.t_relay()
+
+    @router.failure("lookup")
+    async def lookup(msg, tm):
+        target = await gate  # e.g. a database lookup
+        msg.uri = target
+        results.append(int(tm.t_relay()))
+
+    h = ProxyHarness(router)
+    h.inject(make_request("INVITE"), UAC)
+    bob = h.take_one(UAS)
+    h.inject(make_response(bob, 486, to_tag="bob"), UAS)
+    h.take(UAS)
+    assert h.step() == 1  # suspended in the failure route
+    gate.open(CAROL)
+    assert h.step() == 0
+    carol = h.take_one(UAS2)
+    assert carol.uri_text == CAROL and results == [1]
+    h.inject(make_response(carol, 200, to_tag="carol"), UAS2)
+    assert [m.status for m in h.take(UAC)] == [100, 200]
+
+    gate = Gate()
+    results.clear()
+    h = ProxyHarness(router)
+    h.inject(make_request("INVITE"), UAC)
+    bob = h.take_one(UAS)
+    h.inject(make_response(bob, 486, to_tag="bob"), UAS)
+    h.step()
+    h.inject(make_request("CANCEL"), UAC)  # while the route awaits
+    gate.open(CAROL)
+    h.step()
+    assert results == [-3]  # cancelled: no new branch
+    assert h.take(UAS2) == []
+    assert [m.status for m in h.take(UAC)] == [100, 200, 486]  # the best reply stands
