@@ -1,7 +1,8 @@
 """The proxy's own cost per call, without sockets: a full INVITE/100/180/200/ACK/BYE/200
 call pushed through Engine + ScriptRunner (the shared bench's stateful script) with a
-fake clock. Only the time spent inside the engine is counted (building the peers'
-messages is not). ``--profile`` prints the top functions (cProfile).
+fake clock. Only the CPU time spent inside the engine is counted (building the peers'
+messages is not). ``--profile`` prints the top functions (cProfile) of that same
+engine work only.
 
 Run: ``.venv/bin/python bench/proxy_call.py [--calls 3000] [--profile]``.
 """
@@ -21,6 +22,8 @@ from siptm.net import Address
 from siptm.runtime.effects import Send
 from siptm.script.runner import ScriptRunner, load_router
 from siptm.sip import Request, Response, parse
+
+_cpu = time.thread_time  # CPU time of this thread: other load on the box is not billed
 
 PROXY = Address("udp", "127.0.0.1", 5060)
 UAC = Address("udp", "127.0.0.1", 5070)
@@ -69,20 +72,31 @@ class Bench:
         self.runner = ScriptRunner(self.engine, load_router(str(SCRIPT)))
         self.now = 0.0
         self.busy = 0.0
+        self.profiler: cProfile.Profile | None = None
 
     def feed(self, data: bytes, source: Address) -> list[Send]:
-        start = time.perf_counter()
+        profiler = self.profiler
+        if profiler is not None:
+            profiler.enable()
+        start = _cpu()
         effects = self.runner.receive(data, source, PROXY, self.now)
-        self.busy += time.perf_counter() - start
+        self.busy += _cpu() - start
+        if profiler is not None:
+            profiler.disable()
         return [e for e in effects if isinstance(e, Send)]
 
     def tick(self, dt: float) -> None:
         self.now += dt
         deadline = self.engine.next_deadline()
         if deadline is not None and deadline <= self.now:
-            start = time.perf_counter()
+            profiler = self.profiler
+            if profiler is not None:
+                profiler.enable()
+            start = _cpu()
             self.runner.handle_timers(self.now)
-            self.busy += time.perf_counter() - start
+            self.busy += _cpu() - start
+            if profiler is not None:
+                profiler.disable()
 
     def call(self, n: int) -> None:
         out = self.feed(invite(n), UAC)
@@ -103,25 +117,27 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--top", type=int, default=30, help="functions shown by --profile")
+    parser.add_argument("--callers", default="", help="--profile: callers of (regex)")
     args = parser.parse_args()
     bench = Bench()
     for n in range(200):  # warm up
         bench.call(n)
     bench.busy = 0.0
-    profiler = cProfile.Profile() if args.profile else None
-    if profiler:
-        profiler.enable()
+    profiler = bench.profiler = cProfile.Profile() if args.profile else None
     for n in range(200, 200 + args.calls):
         bench.call(n)
-    if profiler:
-        profiler.disable()
+    bench.profiler = None
     for _ in range(100):  # let every transaction end
         bench.tick(1.0)
     per_call = bench.busy / args.calls * 1e6
     print(f"engine CPU per call: {per_call:.0f} us ({args.calls} calls, 7 messages in, "
           f"8 out each); in-use transactions after wt_timer: {bench.engine.in_use}")
     if profiler:
-        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(args.top)
+        if args.callers:
+            stats.print_callers(args.callers)
     return 0
 
 
