@@ -144,8 +144,9 @@ def test_every_2xx_goes_up_even_the_second_one():
     ((486, 404), (404, "t1")),  # lowest code within the class
     ((486, 302), (302, "t1")),  # lowest class
     ((500, 486), (486, "t1")),
-    ((503, 502), (502, "t1")),  # a 503 comes last among 5xx
-    ((503, 503), (500, "t0")),  # and goes up as 500 (§16.7 step 6)
+    ((503, 502), (502, "t1")),
+    ((503, 504), (500, "t0")),  # a 503 chosen goes up as 500 (§16.7 step 6)
+    ((503, 503), (500, "t0")),
     ((407, 404), (407, "t0")),  # 401/407/415/420/484 first within 4xx
     ((484, 415), (415, "t1")),
     ((480, 603), (603, "t1")),  # a 6xx beats every other class

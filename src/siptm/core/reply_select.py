@@ -7,8 +7,7 @@ The order (Kamailio's ``t_pick_branch``, which implements step 6): a 6xx wins ov
 other final class (the RFC: "if there are any 6xx responses, the proxy SHOULD choose
 one"); otherwise the lowest class wins. Within 4xx the codes the RFC names as carrying
 information the UAC can act on (401, 407, 415, 420, 484) come first, in that order;
-within 5xx a 503 comes last (it goes upstream as a 500, step 6, and is what a branch we
-could not send counts as). Then the lowest code, then the earliest branch.
+then the lowest code (Kamailio's priority is class + code), then the earliest branch.
 """
 
 from __future__ import annotations
@@ -29,8 +28,6 @@ def rank(code: int) -> tuple[int, int, int]:
         return (0, 0, code)
     if klass == 4 and code in PREFERRED_4XX:
         return (4, 0, PREFERRED_4XX.index(code))
-    if code == 503:
-        return (5, 2, code)
     return (klass, 1, code)
 
 
