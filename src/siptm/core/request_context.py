@@ -395,6 +395,15 @@ class RequestContext(RouteView):
         forward.record_route(self.msg, listener, extra)
         return OK
 
+    def is_myself(self, uri: str | None = None) -> int:
+        """Kamailio's ``uri == myself``: does ``uri`` (default: the R-URI) name this
+        proxy (a listener's address and port, or an alias)?"""
+        try:
+            target = self.msg.uri if uri is None else parse_uri(uri)
+        except ParseError:
+            return E_BAD_MSG
+        return OK if self.engine.identity.is_local_uri(target) else E_INTERNAL
+
     def loose_route(self) -> int:
         try:
             return OK if forward.loose_route(self.msg, self.engine.identity) else E_INTERNAL

@@ -20,6 +20,13 @@ def route(msg, tm):
         tm.sl_send_reply(483, "Too Many Hops")
         return
 
+    # OPTIONS to the proxy itself (a keepalive): answer it here, as Kamailio's default
+    # configuration does, instead of relaying it to ourselves.
+    if msg.method == "OPTIONS" and msg.to_tag is None and tm.is_myself() \
+            and getattr(msg.uri, "user", None) is None:
+        tm.sl_send_reply(200, "Keepalive")
+        return
+
     # CANCEL: relay it to the branches of its INVITE (ends the route when found).
     if msg.method == "CANCEL":
         tm.t_relay_cancel()

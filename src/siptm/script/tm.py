@@ -409,6 +409,11 @@ class Tm:
         """rr module: add our Record-Route (with ``lr``) so the dialog keeps us."""
         return self._do("record_route", params)
 
+    def is_myself(self, uri: str | None = None) -> Result:
+        """core ``uri == myself``: truthy when ``uri`` (default the R-URI) names this
+        proxy (one of its listeners, or an alias)."""
+        return self._do("is_myself", uri)
+
     def loose_route(self) -> Result:
         """rr module: process Route headers (§16.4); truthy when the request is routed by
         a Route set (in-dialog)."""
