@@ -77,5 +77,6 @@ def serial(msg, tm):
     if not tm.t_next_contacts():
         tm.t_reply(408, "Request Timeout")
     else:
+        tm.t_on_failure("serial")  # added: a failure route runs once per arming
         tm.t_relay()
 

@@ -27,8 +27,10 @@ siptm.toml::
 
 Translation notes: the first call stands in the request route after
 ``t_load_contacts()`` (example 61), the following one in a failure route, run each
-time the current group of contacts failed. ``lookup`` stands in for the registrar
-filling the destination set with q-values (``append_branch(uri, q=...)``).
+time the current group of contacts failed; a failure route runs once per arming, so it
+arms itself again before relaying to the next group (added, as Kamailio's serial
+forking configurations do). ``lookup`` stands in for the registrar filling the
+destination set with q-values (``append_branch(uri, q=...)``).
 """
 
 from siptm.script import Router
@@ -91,5 +93,6 @@ def serial(msg, tm):
     if not tm.t_next_contacts():
         tm.t_reply(408, "Request Timeout")
     else:
+        tm.t_on_failure("serial")  # added: a failure route runs once per arming
         tm.t_relay()
 

@@ -93,6 +93,7 @@ def serial(msg, tm):
     if not tm.t_next_contacts():  # seed 002 example 62, following calls
         tm.t_reply(408, "Request Timeout")
     else:
+        tm.t_on_failure("serial")  # once per arming: for the group after this one
         tm.t_relay()
 '''
 
@@ -152,12 +153,14 @@ def test_failure_route_on_5xx_drops_the_replies_and_tries_a_third_target(e2e):
     assert result.ok, describe_all(result, one, two, three, proxy=proxy)
 
     # the 503 and 500 were dropped: the caller gets the third target's 504 (had they
-    # stayed, the first branch's 503 would have won the tie and gone up as 500)
+    # stayed, the 500 would have won: within a class the lowest code, as Kamailio's
+    # t_pick_branch)
     assert invite_finals(result) == [504], describe_all(result, proxy=proxy)
     for server, code in ((one, 503), (two, 500), (three, 504)):
         assert_acked_by_proxy(server, code)
-    # one new branch, to the rewritten R-URI (the winning branch's user part kept)
+    # one new branch, to the rewritten R-URI: the failure route started from the
+    # winning branch's (the 500's, sip:b@...), its user part kept (seed 003)
     (invite,) = three.received("INVITE")
-    assert invite.first_line.split()[1] == f"sip:service@127.0.0.1:{third.port}"
+    assert invite.first_line.split()[1] == f"sip:b@127.0.0.1:{third.port}"
     assert invite.time >= two.sent(500)[0].time
     proxy.wait_idle()
