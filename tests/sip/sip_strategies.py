@@ -94,35 +94,37 @@ KNOWN_PARAMS = {
 }
 
 
+# (Strategies are built once, at import: building them inside a draw is what costs.)
+_URI_PARAM_NAMES = st.lists(
+    st.one_of(st.sampled_from(sorted(KNOWN_PARAMS)), escaped_text(ALNUM + "-_.!~*'()", 3)),
+    max_size=4, unique_by=str.lower,
+)
+_URI_PARAM_VALUE = st.one_of(st.none(), param_value)
+_URI_HEADERS = st.lists(
+    st.tuples(escaped_text(UNRESERVED, 3), escaped_text(UNRESERVED + "[]/?:+$", 4)),
+    max_size=2, unique_by=lambda kv: kv[0],
+)
+_USER = st.one_of(st.none(), user_text)
+_PASSWORD = st.one_of(st.none(), password_text)
+_SCHEME = st.sampled_from(["sip", "sips", "SIP"])
+
+
 @st.composite
-def uri_params(draw, max_size: int = 4) -> list[tuple[str, str | None]]:
-    names = draw(st.lists(
-        st.one_of(st.sampled_from(sorted(KNOWN_PARAMS)), escaped_text(ALNUM + "-_.!~*'()", 3)),
-        max_size=max_size, unique_by=str.lower,
-    ))
+def uri_params(draw) -> list[tuple[str, str | None]]:
     out = []
-    for name in names:
-        if name.lower() in KNOWN_PARAMS:
-            value = draw(KNOWN_PARAMS[name.lower()])
-        else:
-            value = draw(st.one_of(st.none(), param_value))
-        out.append((name, value))
+    for name in draw(_URI_PARAM_NAMES):
+        strategy = KNOWN_PARAMS.get(name.lower(), _URI_PARAM_VALUE)
+        out.append((name, draw(strategy)))
     return out
 
 
 @st.composite
 def sip_uris(draw, allow_headers: bool = True) -> UriSpec:
-    user = draw(st.one_of(st.none(), user_text))
-    password = draw(st.one_of(st.none(), password_text)) if user is not None else None
-    headers = []
-    if allow_headers:
-        headers = draw(st.lists(
-            st.tuples(escaped_text(UNRESERVED, 3), escaped_text(UNRESERVED + "[]/?:+$", 4)),
-            max_size=2, unique_by=lambda kv: kv[0],
-        ))
+    user = draw(_USER)
+    password = draw(_PASSWORD) if user is not None else None
+    headers = draw(_URI_HEADERS) if allow_headers else []
     return UriSpec(
-        scheme=draw(st.sampled_from(["sip", "sips", "SIP"])),
-        user=user, password=password, host=draw(host), port=draw(port),
+        scheme=draw(_SCHEME), user=user, password=password, host=draw(host), port=draw(port),
         params=draw(uri_params()), headers=headers,
     )
 
@@ -175,12 +177,16 @@ header_param_value = st.one_of(
 )
 
 
+_PARAM_NAMES = st.lists(token, max_size=3, unique_by=str.lower)
+_PARAM_VALUE = st.one_of(st.none(), header_param_value)
+
+
 @st.composite
-def header_params(draw, extra: dict[str, st.SearchStrategy] | None = None, max_size: int = 3):
-    names = draw(st.lists(token.filter(lambda t: t.lower() not in (extra or {})),
-                          max_size=max_size, unique_by=str.lower))
-    out = [(n, draw(st.one_of(st.none(), header_param_value))) for n in names]
-    for name, strategy in (extra or {}).items():
+def header_params(draw, extra: dict[str, st.SearchStrategy] | None = None):
+    extra = extra or {}
+    names = [n for n in draw(_PARAM_NAMES) if n.lower() not in extra]
+    out = [(n, draw(_PARAM_VALUE)) for n in names]
+    for name, strategy in extra.items():
         if draw(st.booleans()):
             out.insert(draw(st.integers(0, len(out))), (name, draw(strategy)))
     return out
@@ -195,15 +201,19 @@ def render_params(params, lws: bool = False) -> str:
     return out
 
 
+_ADDR_URI = st.one_of(sip_uris(), st.sampled_from(
+    ["tel:+1-201-555-0123", "tel:7042;phone-context=example.com", "urn:service:sos",
+     "http://www.example.com/x", "mailto:a@example.com"]))
+_ADDR_KIND = st.sampled_from(["quoted", "tokens", "none", "bare"])
+
+
 @st.composite
 def name_addrs(draw, extra_params=None, allow_bare: bool = True) -> AddrSpec:
-    uri = draw(st.one_of(sip_uris(), st.sampled_from(
-        ["tel:+1-201-555-0123", "tel:7042;phone-context=example.com", "urn:service:sos",
-         "http://www.example.com/x", "mailto:a@example.com"])))
+    uri = draw(_ADDR_URI)
     uri_text = uri.text() if isinstance(uri, UriSpec) else uri
     params = draw(header_params(extra_params))
     lws = draw(st.booleans())
-    kind = draw(st.sampled_from(["quoted", "tokens", "none", "bare"]))
+    kind = draw(_ADDR_KIND)
     simple = isinstance(uri, UriSpec) and uri.simple
     if kind == "bare" and allow_bare and simple:
         return AddrSpec(uri_text + render_params(params, lws), None, uri_text, params)
@@ -234,19 +244,22 @@ class ViaSpec:
         return None
 
 
+_VIA_TRANSPORT = st.sampled_from(["UDP", "TCP", "TLS", "SCTP", "WS", "WSS", "udp"])
+_VIA_PARAMS = header_params({
+    "branch": st.builds(lambda t: "z9hG4bK" + t, token),
+    "received": st.one_of(ipv4, ipv6.map(lambda a: a.strip("[]"))),
+    "rport": st.one_of(st.none(), st.integers(1, 65535).map(str)),
+    "ttl": st.integers(0, 255).map(str),
+    "maddr": st.one_of(hostname, ipv4),
+})
+
+
 @st.composite
 def vias(draw) -> ViaSpec:
-    transport = draw(st.sampled_from(["UDP", "TCP", "TLS", "SCTP", "WS", "WSS", "udp"]))
+    transport = draw(_VIA_TRANSPORT)
     h = draw(host)
     p = draw(port)
-    extra = {
-        "branch": st.builds(lambda t: "z9hG4bK" + t, token),
-        "received": st.one_of(ipv4, ipv6.map(lambda a: a.strip("[]"))),
-        "rport": st.one_of(st.none(), st.integers(1, 65535).map(str)),
-        "ttl": st.integers(0, 255).map(str),
-        "maddr": st.one_of(hostname, ipv4),
-    }
-    params = draw(header_params(extra, max_size=2))
+    params = draw(_VIA_PARAMS)
     lws = draw(st.booleans())
     slash = " / " if lws else "/"
     hostport = h if p is None else (f"{h} : {p}" if lws else f"{h}:{p}")
@@ -269,21 +282,24 @@ COMPACT = {"via": "v", "from": "f", "to": "t", "call-id": "i", "contact": "m",
            "content-length": "l", "content-type": "c"}
 
 
+_CASE = st.sampled_from(["as is", "lower", "upper", "mixed"])
+
+
 @st.composite
 def spelling(draw, key: str) -> str:
     """How a header name is written: long or compact, in some letter case, LWS before ':'."""
     options = [LONG_NAMES[key]]
     if key in COMPACT:
         options.append(COMPACT[key])
-    name = draw(st.sampled_from(options))
-    case = draw(st.sampled_from(["as is", "lower", "upper", "mixed"]))
+    name = options[draw(st.integers(0, len(options) - 1))]
+    case = draw(_CASE)
     if case == "lower":
         name = name.lower()
     elif case == "upper":
         name = name.upper()
     elif case == "mixed":
-        flips = draw(st.lists(st.booleans(), min_size=len(name), max_size=len(name)))
-        name = "".join(c.swapcase() if f else c for c, f in zip(name, flips))
+        flips = draw(st.integers(0, 2 ** len(name) - 1))  # one bit per letter
+        name = "".join(c.swapcase() if flips >> i & 1 else c for i, c in enumerate(name))
     return name
 
 
@@ -313,6 +329,7 @@ class MessageSpec:
 
 
 _SINGLE_SPACE = re.compile(r"(?<=[^ \t]) (?=[^ \t])")
+_FOLD_WS = st.sampled_from([" ", "\t", "   "])
 
 
 @st.composite
@@ -321,14 +338,28 @@ def fold(draw, value: str) -> str:
     spots = [m.start() for m in _SINGLE_SPACE.finditer(value)]
     if not spots or not draw(st.booleans()):
         return value
-    chosen = set(draw(st.lists(st.sampled_from(spots), max_size=3)))
+    last = len(spots) - 1
+    chosen = {spots[draw(st.integers(0, last))] for _ in range(draw(st.integers(1, 3)))}
     out = []
     for i, ch in enumerate(value):
         if i in chosen:
-            out.append("\r\n" + draw(st.sampled_from([" ", "\t", "   "])))
+            out.append("\r\n" + draw(_FOLD_WS))
         else:
             out.append(ch)
     return "".join(out)
+
+
+_METHOD = st.one_of(st.sampled_from(METHODS), token)
+_RURI = st.one_of(sip_uris(allow_headers=False),
+                  st.sampled_from(["tel:+15550100", "urn:service:sos", "http://h.example/p"]))
+_REASON = st.text(st.sampled_from(ALNUM + " -.'é大"), max_size=20)
+_VIAS = st.lists(vias(), min_size=1, max_size=4)
+_COMMA = st.sampled_from([", ", ",", " , "])
+_TAGGED = name_addrs({"tag": token})
+_CONTACTS = st.lists(name_addrs({"q": st.sampled_from(["0", "0.5", "1.0", "0.001"]),
+                                 "expires": st.integers(0, 2**32 - 1).map(str)}), max_size=3)
+_ROUTES = st.lists(name_addrs(allow_bare=False), max_size=3)
+_COLON = st.sampled_from([": ", ":", " : ", ":   ", "\t:\t"])
 
 
 @st.composite
@@ -336,33 +367,30 @@ def messages(draw) -> MessageSpec:
     spec = MessageSpec()
     spec.is_request = draw(st.booleans())
     if spec.is_request:
-        spec.method = draw(st.one_of(st.sampled_from(METHODS), token))
-        uri = draw(st.one_of(
-            sip_uris(allow_headers=False),
-            st.sampled_from(["tel:+15550100", "urn:service:sos", "http://h.example/p"]),
-        ))
+        spec.method = draw(_METHOD)
+        uri = draw(_RURI)
         spec.uri = uri
         uri_text = uri.text() if isinstance(uri, UriSpec) else uri
         start = f"{spec.method} {uri_text} SIP/2.0"
         cseq_method = spec.method
     else:
         spec.status = draw(st.integers(100, 699))
-        spec.reason = draw(st.text(st.sampled_from(ALNUM + " -.'é大"), max_size=20))
+        spec.reason = draw(_REASON)
         start = f"SIP/2.0 {spec.status} {spec.reason}"
-        cseq_method = draw(st.one_of(st.sampled_from(METHODS), token))
+        cseq_method = draw(_METHOD)
 
     # (key, value) pairs in message order; key None for unknown headers.
     headers: list[tuple[str, str]] = []
-    via_list = draw(st.lists(vias(), min_size=1, max_size=4))
+    via_list = draw(_VIAS)
     spec.vias = via_list
     i = 0
     while i < len(via_list):  # group consecutive Vias onto lines of one or more values
         n = draw(st.integers(1, len(via_list) - i))
-        sep = draw(st.sampled_from([", ", ",", " , "]))
+        sep = draw(_COMMA)
         headers.append(("via", sep.join(v.written for v in via_list[i:i + n])))
         i += n
-    spec.from_ = draw(name_addrs({"tag": token}))
-    spec.to = draw(name_addrs({"tag": token}))
+    spec.from_ = draw(_TAGGED)
+    spec.to = draw(_TAGGED)
     spec.call_id = draw(call_ids)
     spec.cseq = (draw(st.integers(0, 2**32 - 1)), cseq_method)
     headers += [("from", spec.from_.written), ("to", spec.to.written),
@@ -374,14 +402,12 @@ def messages(draw) -> MessageSpec:
         spec.star = True
         headers.append(("contact", "*"))
     else:
-        contacts = draw(st.lists(name_addrs({"q": st.sampled_from(["0", "0.5", "1.0", "0.001"]),
-                                             "expires": st.integers(0, 2**32 - 1).map(str)}),
-                                 max_size=3))
+        contacts = draw(_CONTACTS)
         spec.contacts = contacts
         if contacts:
             headers.append(("contact", ", ".join(c.written for c in contacts)))
     for key in ("route", "record-route"):
-        addrs = draw(st.lists(name_addrs(allow_bare=False), max_size=3))
+        addrs = draw(_ROUTES)
         setattr(spec, key.replace("-", "_") + "s", addrs)
         if addrs:
             n = draw(st.integers(1, len(addrs)))
@@ -418,7 +444,7 @@ def messages(draw) -> MessageSpec:
             name = key
             spec.unknown.setdefault(name.lower(), []).append(value)
         spec.names.append(name)
-        colon = draw(st.sampled_from([": ", ":", " : ", ":   ", "\t:\t"]))
+        colon = draw(_COLON)
         if key != "content-length":
             value = draw(fold(value))
         lines.append(f"{name}{colon}{value}".encode())

@@ -219,6 +219,8 @@ def test_angle_bracket_inside_a_parameter_of_an_unbracketed_uri():
     [
         ("<sip:a@b>;tag=", ""),  # empty: the same whichever way it is read
         ("<sip:a@b>;tag", None),
+        ("<sip:a@b> ; tag ; tag = 0", None),  # the first one counts, both ways
+        ("<sip:a@b>;tags=1;tag=2;tag", "2"),
         ("<sip:a@b> ; TAG = 5 ;x", "5"),
         ('"A ; tag=1" <sip:a@b>;x=";tag=2";tag=3', "3"),
         ("sip:a@b;x=1;tag=4", "4"),

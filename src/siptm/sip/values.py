@@ -24,7 +24,9 @@ _QUOTED = r'"(?:[^"\\\r\n]|\\[^\r\n])*+"'
 _QUOTED_RE = re.compile(_QUOTED)
 _DISPLAY_TOKENS_RE = re.compile(rf"{_TOKEN}(?:[ \t]+{_TOKEN})*+\Z")
 _ADDR_SPEC_RE = re.compile(r"[^;\s]+")
-_TAG_RE = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^\s;,]*)", re.I)  # empty as the full parse
+# The first tag parameter, as the full parse reads it: ';tag' (no value) gives None, ';tag='
+# gives ''.
+_TAG_RE = re.compile(r";[ \t]*tag[ \t]*(?:=[ \t]*([^\s;,]*)|(?=[ \t]*(?:[;,]|\Z)))", re.I)
 _CSEQ_RE = re.compile(rf"[ \t]*([0-9]{{1,10}})[ \t]+({_TOKEN})[ \t]*\Z")
 MAX_CSEQ = 2**32 - 1
 MAX_DELTA_SECONDS = 2**32 - 1
