@@ -16,11 +16,11 @@ run: $(STAMP)
 	$(BIN)/siptm run
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench examples
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench examples
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
