@@ -524,12 +524,13 @@ def fork_uas_keys(mode: str = "reject", *, code: int = 486, reason: str = "Busy 
 
 
 def fork_uas(e2e, mode: str = "reject", *, delay: int = 0, timeout: float = 20,
-             **keys) -> SippProcess:
+             transport: str = "udp", **keys) -> SippProcess:
     """A SIPp UAS of ``uas_fork.xml`` for one call (``e2e``: the conftest fixture); its
     final answer after ``delay`` ms (SIPp's ``-d``). ``keys``: see :func:`fork_uas_keys`."""
     extra = ["-d", str(delay)] if delay else []
     return e2e.run_sipp_uas(scenario="uas_fork.xml", calls=1, timeout=timeout,
-                            keys=fork_uas_keys(mode, **keys), extra=extra)
+                            transport=transport, keys=fork_uas_keys(mode, **keys),
+                            extra=extra)
 
 
 def fork_call(e2e, proxy: SiptmProcess, uas: SippProcess, *, timeout: float = 10,

@@ -164,3 +164,32 @@ def test_failure_route_on_5xx_drops_the_replies_and_tries_a_third_target(e2e):
     assert invite.first_line.split()[1] == f"sip:b@127.0.0.1:{third.port}"
     assert invite.time >= two.sent(500)[0].time
     proxy.wait_idle()
+
+
+def test_serial_forking_rings_a_group_for_fr_inv_timer_next(e2e):
+    # seed 002 fr_inv_timer_next: while lower q-value contacts remain, a group rings for
+    # fr_inv_timer_next (1 s here), not fr_inv_timer (10 s)
+    desk = fork_uas(e2e, "ring", prov=(180, "Ringing"))
+    soft = fork_uas(e2e, "ring", prov=(180, "Ringing"))
+    mobile = fork_uas(e2e, "answer", prov=(180, "Ringing"))
+    proxy = e2e.start_siptm(
+        fork_script(SERIAL, desk=desk.port, soft=soft.port, mobile=mobile.port),
+        tm={"contacts_avp": "tm_contacts", "fr_inv_timer": 10000,
+            "fr_inv_timer_next": 1000})
+    result = fork_call(e2e, proxy, desk)
+    one, two, three = desk.wait(10), soft.wait(10), mobile.wait(10)
+    assert result.ok, describe_all(result, one, two, three, proxy=proxy)
+
+    assert invite_finals(result) == [200], describe_all(result, proxy=proxy)
+    for phone in (one, two):
+        assert_cancelled_by_proxy(phone)
+        (cancel,) = phone.received("CANCEL")
+        rang = cancel.time - phone.sent(180)[0].time
+        assert 0.9 <= rang <= 1.5, rang
+    # the group timed out (a local 408 for each branch, their CANCELs sent, as
+    # Kamailio's fake_reply: the 487s are not waited for): the next group at once
+    (invite,) = three.received("INVITE")
+    cancelled = max(one.received("CANCEL")[0].time, two.received("CANCEL")[0].time)
+    assert -0.05 <= invite.time - cancelled <= 0.3, invite.time - cancelled
+    assert len(three.received("BYE")) == 1
+    proxy.wait_idle()

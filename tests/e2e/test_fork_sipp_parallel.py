@@ -262,3 +262,35 @@ def test_t_replicate_sends_a_copy_whose_replies_stay_at_the_proxy(e2e):
     assert_acked_by_proxy(two, 486)
     assert len(one.received("BYE")) == 1
     proxy.wait_idle()
+
+
+FORK_TCP = '''
+def fork(msg, tm):
+    tm.append_branch("sip:b@127.0.0.1:$port2;transport=tcp")
+    if not tm.t_relay():
+        tm.sl_reply_error()
+'''
+
+
+def test_a_fork_over_udp_and_tcp(e2e):
+    # the UDP branch rings and is cancelled when the TCP branch answers
+    ringing = fork_uas(e2e, "ring", prov=(180, "Ringing"))
+    answer = fork_uas(e2e, "answer", prov=(183, "Session Progress"), delay=300,
+                      transport="tcp")
+    proxy = e2e.start_siptm(fork_script(FORK_TCP, port2=answer.port))
+    result = fork_call(e2e, proxy, ringing)
+    one, two = ringing.wait(10), answer.wait(10)
+    assert result.ok, describe_all(result, one, two, proxy=proxy)
+    assert one.ok and two.ok, describe_all(one, two)
+
+    assert invite_finals(result) == [200], describe_all(result, proxy=proxy)
+    assert result.received(180) and result.received(183)
+    (inv1,), (inv2,) = one.received("INVITE"), two.received("INVITE")
+    assert inv1.transport == "UDP" and inv2.transport == "TCP"
+    assert "SIP/2.0/TCP" in inv2.vias[0] and "SIP/2.0/UDP" in inv1.vias[0]
+    # Max-Forwards decremented once on every branch
+    assert inv1.header("Max-Forwards") == inv2.header("Max-Forwards") == ["69"]
+    assert_cancelled_by_proxy(one)
+    # the ACK and BYE for the 200 reached the TCP UAS through the proxy
+    assert len(two.received("ACK")) == 1 and len(two.received("BYE")) == 1
+    proxy.wait_idle()
