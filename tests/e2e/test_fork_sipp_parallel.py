@@ -294,3 +294,19 @@ def test_a_fork_over_udp_and_tcp(e2e):
     # the ACK and BYE for the 200 reached the TCP UAS through the proxy
     assert len(two.received("ACK")) == 1 and len(two.received("BYE")) == 1
     proxy.wait_idle()
+
+
+def test_a_chosen_503_goes_upstream_as_500(e2e):
+    first = fork_uas(e2e, "reject", code=503, reason="Service Unavailable",
+                     hdr="Retry-After: 30")
+    second = fork_uas(e2e, "reject", code=503, reason="Overloaded", delay=200)
+    proxy = e2e.start_siptm(fork_script(FORK_TWO, port2=second.port))
+    result = fork_call(e2e, proxy, first)
+    one, two = first.wait(10), second.wait(10)
+    assert result.ok, describe_all(result, one, two, proxy=proxy)
+
+    # RFC 3261 §16.7 step 6: the downstream overload is not ours to report
+    assert invite_finals(result) == [500], describe_all(result, proxy=proxy)
+    assert_acked_by_proxy(one, 503)
+    assert_acked_by_proxy(two, 503)
+    proxy.wait_idle()
