@@ -86,12 +86,13 @@ def _index_headers(head: bytes) -> tuple[list[bytes], list[str]]:
     and a map over a dict; anything unusual goes through the careful line-by-line loop.
     """
     lines = head.split(b"\r\n")
-    if b"\n" not in head or head.count(b"\n") == len(lines) - 1:
+    if head.count(b"\n") == len(lines) - 1:  # every line ends in CRLF
         names = _NAME_RE.findall(head)
         if len(names) == len(lines) - 1:
-            keys = list(map(_NAME_CACHE.get, names))
-            if None not in keys:
-                return lines, keys  # type: ignore[return-value]
+            try:
+                return lines, [_NAME_CACHE[name] for name in names]
+            except KeyError:
+                pass
     else:
         lines = _LINE_SPLIT.split(head)
     keys = []
@@ -161,10 +162,12 @@ def _parse(data: bytes) -> Request | Response:
     lines, keys = _index_headers(head)
     hlines = lines[1:]
 
-    for key in _REQUIRED:
-        if key not in keys:
-            raise ParseError(f"missing {key} header")
-    if len(set(keys)) != len(keys):
+    present = set(keys)
+    if not present.issuperset(_REQUIRED):
+        for key in _REQUIRED:
+            if key not in present:
+                raise ParseError(f"missing {key} header")
+    if len(present) != len(keys):
         for key in _SINGLE_VALUED:
             if keys.count(key) > 1:
                 raise ParseError(f"more than one {key} header")
