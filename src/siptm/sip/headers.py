@@ -53,10 +53,13 @@ def _render_objects(objs: Any) -> str:
 
 
 def _objects_dirty(objs: Any) -> bool:
-    if objs.__class__ is list:
+    cls = objs.__class__
+    if cls is list:
         for o in objs:
             if o.dirty:
                 return True
+        return False
+    if cls is int or cls is str:  # Content-Length, Max-Forwards, Call-ID: immutable
         return False
     return getattr(objs, "dirty", False) is True
 
@@ -274,10 +277,9 @@ class Headers:
         return False
 
     def render_lines(self) -> list[bytes]:
-        out = []
-        for i, line in enumerate(self._lines):
-            objs = self._objs[i]
+        """The header lines as they are now (a new list the caller may change)."""
+        out = self._lines.copy()
+        for i, objs in enumerate(self._objs):
             if objs is not None and _objects_dirty(objs):
-                line = self._line(self.name_at(i), _render_objects(objs))
-            out.append(line)
+                out[i] = self._line(self.name_at(i), _render_objects(objs))
         return out

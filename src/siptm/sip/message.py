@@ -111,9 +111,13 @@ class Message:
     def call_id(self) -> str | None:
         headers = self.headers
         try:
-            return raw_value(headers._lines[headers._keys.index("call-id")])
+            i = headers._keys.index("call-id")
         except ValueError:
             return None
+        value = headers._objs[i]
+        if value is None:  # decoded once, kept beside the line (a str is never dirty)
+            value = headers._objs[i] = raw_value(headers._lines[i])
+        return value
 
     @property
     def from_(self) -> NameAddress | None:
@@ -229,19 +233,23 @@ class Message:
         return self._body_set or self._start_changed() or self.headers.is_modified()
 
     def __bytes__(self) -> bytes:
-        if not (self._body_set or self._start_changed() or self.headers.is_modified()):
-            return self._raw
         headers = self.headers
+        if not (self._body_set or self._start_changed() or headers.modified
+                or headers._any_dirty()):
+            return self._raw
         lines = headers.render_lines()
         body = self._body
-        i = headers.index("content-length")
+        keys = headers._keys
+        i = keys.index("content-length") if "content-length" in keys else -1
         if i < 0:
             lines.append(b"Content-Length: %d" % len(body))
         else:
-            try:
-                current = parse_content_length(raw_value(lines[i]))
-            except ParseError:
-                current = -1
+            current = headers._objs[i]  # the parsed value of the line as it stands
+            if current.__class__ is not int:
+                try:
+                    current = parse_content_length(raw_value(lines[i]))
+                except ParseError:
+                    current = -1
             if current != len(body):
                 name = headers.name_at(i).encode(ENCODING, ERRORS)
                 lines[i] = b"%s: %d" % (name, len(body))
