@@ -25,15 +25,16 @@ import pytest
 from siptm.config import Config
 from siptm.script.runner import load_router
 from siptm.script.tm import Tm
-from siptm.sip import Request, Response
+from siptm.sip import Request, Response, parse
 from siptm.testing import UAC, ProxyHarness, make_request, make_response
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = sorted(EXAMPLES.glob("*.py"))
 
 
-def example_config(path: Path) -> Config:
-    """The ``siptm.toml::`` block of the example's docstring, validated."""
+def example_config(path: Path, **tm: object) -> Config:
+    """The ``siptm.toml::`` block of the example's docstring, validated (``tm``: more
+    ``[tm]`` settings on top, for a test)."""
     doc = ast.get_docstring(ast.parse(path.read_text())) or ""
     assert "Seed configuration::" in doc or "Seed text" in doc, "the seed's original is missing"
     assert "siptm.toml::" in doc, "no siptm.toml:: block"
@@ -42,7 +43,10 @@ def example_config(path: Path) -> Config:
         if line.strip() and not line.startswith("    "):
             break
         lines.append(line[4:])
-    return Config.from_mapping(tomllib.loads("\n".join(lines)))
+    data = tomllib.loads("\n".join(lines))
+    if tm:
+        data.setdefault("tm", {}).update(tm)
+    return Config.from_mapping(data)
 
 
 def tm_names(path: Path) -> set[str]:
@@ -55,7 +59,8 @@ def tm_names(path: Path) -> set[str]:
 
 # --- one call on the harness -------------------------------------------------------------
 
-Answer = Callable[[Request], list[int]]
+# status codes, or (status, extra headers) pairs
+Answer = Callable[[Request], list[int | tuple[int, list[tuple[str, str]]]]]
 
 
 def always(*codes: int) -> Answer:
@@ -78,7 +83,8 @@ class Call:
 
     @property
     def finals(self) -> list[int]:
-        return [r.status for r in self.to_uac if r.status >= 200]
+        """Final responses to the INVITE (not the 200 of a CANCEL)."""
+        return [r.status for r in self.to_uac if r.status >= 200 and r.cseq.method == "INVITE"]
 
     @property
     def provisionals(self) -> list[int]:
@@ -91,9 +97,12 @@ class Call:
 
 
 def place_call(path: Path, ruri: str = "sip:bob@192.0.2.9", answer: Answer = BUSY,
-               extra: tuple[str, ...] = ()) -> Call:
+               extra: tuple[str, ...] = (), cancel: bool = False,
+               tm: dict[str, object] | None = None) -> Call:
+    """One call through the example; ``cancel``: the UAC cancels on the first relayed
+    provisional reply."""
     router = load_router(str(path))
-    h = ProxyHarness(router, example_config(path))
+    h = ProxyHarness(router, example_config(path, **(tm or {})))
     call = Call(h)
     tags = itertools.count(1)
     pending: dict[str, tuple[Request, object, str]] = {}  # branch -> INVITE, dest, tag
@@ -108,6 +117,9 @@ def place_call(path: Path, ruri: str = "sip:bob@192.0.2.9", answer: Answer = BUS
                 call.to_uac_times.append(s.time)
                 if msg.status >= 300 and msg.cseq.method == "INVITE":
                     h.inject(make_request("ACK", ruri=ruri, to_tag=msg.to_tag), UAC)
+                if cancel and 100 < msg.status < 200:
+                    cancel = False
+                    h.inject(make_request("CANCEL", ruri=ruri), UAC)
                 continue
             if not isinstance(msg, Request):
                 continue  # a reply forwarded elsewhere (on_sl_reply examples)
@@ -119,8 +131,9 @@ def place_call(path: Path, ruri: str = "sip:bob@192.0.2.9", answer: Answer = BUS
                 pending[branch] = (msg, s.dest, tag)
                 call.invites.append(msg)
                 call.invite_dests.append(str(s.dest))
-                for code in answer(msg):
-                    h.inject(make_response(msg, code, to_tag=tag), s.dest)
+                for item in answer(msg):
+                    code, headers = item if isinstance(item, tuple) else (item, [])
+                    h.inject(make_response(msg, code, to_tag=tag, extra=headers), s.dest)
             elif msg.method == "CANCEL":
                 call.cancels.append(msg)
                 h.inject(make_response(msg, 200), s.dest)
@@ -340,3 +353,107 @@ def test_opensips_s1_1_2_a_silent_gateway_fails_over_to_the_next():
     assert call.finals == [200]
     # after fr_timeout (3 s) without any reply
     assert call.harness.now >= 3
+
+
+# --- the seeds' checks, each where its example puts it ----------------------------------------
+
+SILENT = always()
+RINGING = always(180)
+
+
+@pytest.mark.parametrize(("stem", "answer", "line"), [
+    ("kamailio_ex50_t_branch_timeout", SILENT, "timeout"),
+    ("kamailio_ex51_t_branch_replied", SILENT, "timeout, remote side seems to be down"),
+    ("kamailio_ex51_t_branch_replied", RINGING,
+     "timeout after receiving a reply (no answer?)"),
+    ("opensips_ex1_26_t_check_status", SILENT, "487 or 408 negative reply"),
+    ("opensips_ex1_27_t_local_replied", SILENT, "no reply received"),
+])
+def test_failure_route_checks_after_a_timeout(caplog, stem, answer, line):
+    caplog.set_level("INFO", "siptm.script")
+    call = place_call(example(stem), answer=answer)
+    assert line in caplog.messages
+    assert call.finals == [408]
+    assert_clean(call)
+
+
+@pytest.mark.parametrize("stem", ["kamailio_ex50_t_branch_timeout",
+                                  "kamailio_ex51_t_branch_replied",
+                                  "opensips_ex1_26_t_check_status",
+                                  "opensips_ex1_27_t_local_replied"])
+def test_failure_route_checks_stay_quiet_on_a_busy_callee(caplog, stem):
+    caplog.set_level("INFO", "siptm.script")
+    call = place_call(example(stem))
+    assert caplog.messages == []
+    assert call.finals == [486]
+
+
+@pytest.mark.parametrize(("stem", "line"), [
+    ("kamailio_ex55_t_is_canceled", "transaction canceled"),
+    ("opensips_ex1_28_t_was_cancelled", "transaction was cancelled by UAC"),
+    ("opensips_ex1_26_t_check_status", "487 or 408 negative reply"),
+])
+def test_failure_route_checks_after_the_callers_cancel(caplog, stem, line):
+    caplog.set_level("INFO", "siptm.script")
+    call = place_call(example(stem), answer=RINGING, cancel=True)
+    assert line in caplog.messages
+    assert len(call.cancels) == 1
+    assert call.finals == [487]
+    assert_clean(call)
+
+
+def test_ex56_t_is_expired_after_max_inv_lifetime(caplog):
+    caplog.set_level("INFO", "siptm.script")
+    call = place_call(example("kamailio_ex56_t_is_expired"), answer=RINGING,
+                      tm={"max_inv_lifetime": 5000})
+    assert "transaction expired" in caplog.messages
+    assert call.finals == [408]
+    assert call.to_uac_times[-1] == pytest.approx(5.0)
+    assert_clean(call)
+
+
+def test_ex53_t_any_replied_sees_the_first_reply_only(caplog):
+    caplog.set_level("INFO", "siptm.script")
+    call = place_call(example("kamailio_ex53_t_any_replied"), answer=always(100, 180, 486))
+    assert caplog.messages.count("first reply received") == 1
+    assert call.finals == [486]
+
+
+def test_ex25_a_stray_reply_is_dropped():
+    path = example("kamailio_ex25_on_sl_reply")
+    h = ProxyHarness(load_router(str(path)), example_config(path))
+    stray = make_request("INVITE", via="SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKnone, "
+                         "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKuac9")
+    h.inject(make_response(parse(stray), 180), UAC)
+    assert h.take() == []  # not forwarded statelessly by its Via
+    assert h.runner.route_errors == 0
+
+
+def test_ex34_the_contact_of_a_183_or_2xx_gets_nat_yes():
+    def answer(invite):
+        contact = [("Contact", f"<{invite.uri_text}:5060>")]
+        return [(180, contact), (183, contact), (200, contact)]
+
+    call = place_call(example("kamailio_ex34_t_on_reply"), answer=answer)
+    contacts = {r.status: r.headers.get_all("Contact") for r in call.to_uac}
+    assert contacts[183] == ["<sip:bob@192.0.2.9:5060;nat=yes>"]
+    assert contacts[200] == ["<sip:bob@192.0.2.9:5060;nat=yes>"]
+    assert contacts[180] == ["<sip:bob@192.0.2.9:5060>"]
+
+
+def test_ex47_t_set_retr_per_branch():
+    def first_gap(stem_ruri):
+        call = place_call(example("kamailio_ex47_t_set_retr"), ruri=stem_ruri, answer=SILENT)
+        times = [s.time for s in call.harness.sent
+                 if s.dest != UAC and isinstance(s.msg, Request) and s.msg.method == "INVITE"]
+        return times[1] - times[0]
+
+    assert first_gap("sip:bob@192.0.2.9") == pytest.approx(0.25)  # the route's T1
+    assert first_gap("sip:4930123@192.0.2.9") == pytest.approx(0.5)  # the branch's
+
+
+def test_opensips_1_29_a_branch_sending_183_is_cancelled():
+    call = place_call(example("opensips_ex1_29_t_cancel_branch"), answer=always(183))
+    assert len(call.cancels) == 1  # the branch that sent 183
+    assert call.finals == [487]
+    assert_clean(call)
