@@ -38,6 +38,9 @@ def canonical_name(name: str) -> str:
     return key
 
 
+_canonical = _CANONICAL_CACHE.get  # the hot paths try the cache inline, then canonical_name
+
+
 def raw_value(line: bytes) -> str:
     """The value part of a raw header line, unfolded and stripped, as text."""
     value = line[line.index(b":") + 1:]
@@ -104,9 +107,12 @@ class Headers:
 
     def index(self, name: str, start: int = 0) -> int:
         """Position of the first header called ``name`` at or after ``start``, or -1."""
-        key = canonical_name(name)
+        key = _canonical(name) or canonical_name(name)
+        keys = self._keys
+        if key not in keys:
+            return -1
         try:
-            return self._keys.index(key, start)
+            return keys.index(key, start)
         except ValueError:
             return -1
 
@@ -121,14 +127,17 @@ class Headers:
         return self._value(i)
 
     def get_all(self, name: str) -> list[str]:
-        key = canonical_name(name)
-        return [self._value(i) for i, k in enumerate(self._keys) if k == key]
+        key = _canonical(name) or canonical_name(name)
+        keys = self._keys
+        if key not in keys:
+            return []
+        return [self._value(i) for i, k in enumerate(keys) if k == key]
 
     def count(self, name: str) -> int:
         return self._keys.count(canonical_name(name))
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and canonical_name(name) in self._keys
+        return isinstance(name, str) and (_canonical(name) or canonical_name(name)) in self._keys
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -176,7 +185,7 @@ class Headers:
 
     def insert(self, index: int, name: str, value: str, parsed: Any = None) -> None:
         line = self._line(name, value)  # may refuse: before anything is changed
-        self._keys.insert(index, canonical_name(name))
+        self._keys.insert(index, _canonical(name) or canonical_name(name))
         self._lines.insert(index, line)
         self._objs.insert(index, parsed)
         self.modified = True
@@ -247,7 +256,7 @@ class Headers:
 
     def parsed_all(self, name: str, parser: Any) -> list[Any]:
         """Parsed values of every ``name`` header, flattened (for multi-value headers)."""
-        key = canonical_name(name)
+        key = _canonical(name) or canonical_name(name)
         keys = self._keys
         out: list[Any] = []
         if key not in keys:

@@ -217,9 +217,20 @@ class Message:
 
     def decrement_max_forwards(self) -> int:
         """Decrement Max-Forwards, or add it with 70 when absent (§16.6 step 3)."""
-        current = self.max_forwards
-        value = 70 if current is None else max(current - 1, 0)
-        self.max_forwards = value
+        headers = self.headers
+        keys = headers._keys
+        if "max-forwards" not in keys:
+            headers.add("Max-Forwards", "70", 70)
+            return 70
+        i = keys.index("max-forwards")
+        current = headers._objs[i]
+        if current is None:
+            current = headers.parsed_at(i, parse_max_forwards)
+        value = current - 1 if current > 0 else 0
+        line = headers._lines[i]
+        headers._lines[i] = b"%s: %d" % (line[:line.index(b":")].strip(), value)
+        headers._objs[i] = value
+        headers.modified = True
         return value
 
     # --- output -----------------------------------------------------------------------
@@ -262,6 +273,9 @@ class Message:
         headers = self.headers
         lines = headers.render_lines()
         clone.headers = Headers._from_lines(list(headers._keys), lines)
+        # immutable parsed values (Content-Length, Max-Forwards, Call-ID) are shared
+        clone.headers._objs = [o if o.__class__ is int or o.__class__ is str else None
+                               for o in headers._objs]
         clone._body = self._body
         clone._raw = b""
         clone._body_set = True
