@@ -115,3 +115,40 @@ def test_branch_route_adds_a_header_to_one_branch_and_drops_another(e2e):
     assert bad.stop().messages == []
     assert "dropping branch sip:bad_uri@127.0.0.1" in proxy.log
     proxy.wait_idle()
+
+
+BRANCH_TIMER = '''
+def fork(msg, tm):
+    # seed 002 example 43: t_set_fr for the transaction, and per branch
+    tm.t_set_fr(10000)
+    tm.append_branch("sip:alice@127.0.0.1:$alice")
+    tm.t_on_branch("1")
+    if not tm.t_relay():
+        tm.sl_reply_error()
+
+
+@router.branch("1")
+def branch_1(msg, tm):
+    if re.search(r"sip:[0-9]+", msg.uri_text):
+        tm.t_set_fr(1000, 500)  # the pstn branch rings for 1 s only
+'''
+
+
+def test_t_set_fr_in_a_branch_route_applies_to_that_branch(e2e):
+    pstn = fork_uas(e2e, "ring", prov=(180, "Ringing"))
+    alice = fork_uas(e2e, "answer", prov=(180, "Ringing"), delay=2000)
+    proxy = e2e.start_siptm(fork_script(BRANCH_TIMER, alice=alice.port))
+    result = fork_call(e2e, proxy, pstn, extra=["-s", "4930123"])
+    one, two = pstn.wait(10), alice.wait(10)
+    assert result.ok, describe_all(result, one, two, proxy=proxy)
+
+    assert invite_finals(result) == [200], describe_all(result, proxy=proxy)
+    # the pstn branch gave up after its own fr_inv_timer (1 s), long before alice's
+    # answer (2 s); alice's branch kept the transaction's 10 s
+    assert_cancelled_by_proxy(one)
+    (cancel,) = one.received("CANCEL")
+    rang = cancel.time - one.sent(180)[0].time
+    assert 0.9 <= rang <= 1.5, rang
+    assert cancel.time < two.sent(200)[0].time - 0.3
+    assert two.received("CANCEL") == [] and len(two.received("BYE")) == 1
+    proxy.wait_idle()
