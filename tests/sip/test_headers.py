@@ -225,6 +225,10 @@ def test_angle_bracket_inside_a_parameter_of_an_unbracketed_uri():
         ('"A ; tag=1" <sip:a@b>;x=";tag=2";tag=3', "3"),
         ("sip:a@b;x=1;tag=4", "4"),
         ("<sip:a@b;tag=5>", None),
+        ("Alice  Smith\t<sip:a@b>;tag=6 ", "6"),  # the plain shape read from the bytes
+        ("<sip:a@b> ;x=1;tag = 7\t", "7"),
+        ("<sip:a@b>;TaG=9;tag=10", "9"),
+        ("<sip:a@b>;x=\u00e9;tag=11", "11"),  # not ASCII: the text path
     ],
 )
 def test_from_tag_agrees_with_the_parsed_from(value, tag):

@@ -17,7 +17,7 @@ from .values import (
     CSeq,
     NameAddress,
     Via,
-    fast_tag,
+    line_tag,
     parse_content_length,
     parse_cseq,
     parse_max_forwards,
@@ -140,7 +140,7 @@ class Message:
         tags = self._tags
         if tags is not None and tags[slot] is line:  # the header is still the parsed one
             return tags[slot + 1]
-        return fast_tag(raw_value(line))
+        return line_tag(line)
 
     @property
     def from_tag(self) -> str | None:

@@ -15,7 +15,7 @@ import re
 from ..errors import ParseError
 from .headers import COMPACT_FORMS, Headers, raw_value
 from .message import Request, Response
-from .values import fast_tag, parse_content_length, parse_cseq, parse_vias
+from .values import line_tag, parse_content_length, parse_cseq, parse_vias
 
 _TOKEN_B = re.compile(rb"[A-Za-z0-9.!%*_+`'~-]+\Z")
 _VERSION_B = re.compile(rb"SIP/[0-9]+\.[0-9]+\Z", re.I)
@@ -123,7 +123,9 @@ def _index_headers(head: bytes) -> tuple[list[bytes], list[str]]:
 
 
 def _int_value(line: bytes, max_digits: int, error: str) -> int:
-    value = line[line.index(b":") + 1:]
+    value = line[line.index(b":") + 1:].strip(b" \t")
+    if value.isdigit() and len(value) <= max_digits:  # plain digits (bytes: ASCII only)
+        return int(value)
     if b"\n" in value:
         value = value.replace(b"\r\n", b"")
     value = value.strip(b" \t")
@@ -197,8 +199,8 @@ def _parse(data: bytes) -> Request | Response:
         raise ParseError("empty Call-ID")
     from_line = hlines[keys.index("from")]
     to_line = hlines[keys.index("to")]
-    from_tag = fast_tag(_value(from_line))
-    to_tag = fast_tag(_value(to_line))
+    from_tag = line_tag(from_line)
+    to_tag = line_tag(to_line)
     if "max-forwards" in keys:
         mi = keys.index("max-forwards")
         hops = objs[mi] = _int_value(hlines[mi], 3, "bad Max-Forwards")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from ..errors import ParseError
+from .headers import raw_value
 from .params import Params, new_params, parse_header_params, split_commas, unquote
 from .uri import SipUri, Uri, _tracked, parse_uri
 
@@ -132,13 +133,12 @@ def parse_via(value: str) -> Via:
             via._port = int(port)
             if via._port > 65535:
                 raise ParseError("bad Via port")
-        params = Params()
+        items = []
         if ptext:
-            items = params._items
             for part in ptext[1:].split(";"):
                 name, eq, pvalue = part.partition("=")
                 items.append([name, pvalue if eq else None])
-        via._params = params
+        via._params = new_params(items)
         return via
     m = _VIA_RE.match(value)
     if m is None:
@@ -370,6 +370,33 @@ def fast_tag(value: str) -> str | None:
     return m.group(1) if m else None
 
 
+_TOKEN_B = rb"[A-Za-z0-9.!%*_+`'~-]+"
+# A whole plain From/To line: name, optional token display name, <uri> without quotes,
+# then the parameters (group 1). Anything else goes through fast_tag.
+_NA_LINE_B = re.compile(
+    rb"[^:]*:[ \t]*(?:" + _TOKEN_B + rb"(?:[ \t]+" + _TOKEN_B + rb")*+[ \t]*)?"
+    rb'<[^>"\r\n]*>([^"\r\n]*)\Z'
+)
+_TAG_B = re.compile(_TAG_RE.pattern.encode(), re.I)
+
+
+def line_tag(line: bytes) -> str | None:
+    """:func:`fast_tag` of a raw From/To header line (``name: value``), reading the
+    plain ASCII shape straight from the bytes."""
+    if line.isascii():
+        m = _NA_LINE_B.match(line)
+        if m is not None:
+            tail = m.group(1)
+            if b";" not in tail:
+                return None
+            t = _TAG_B.search(tail)
+            if t is None:
+                return None
+            tag = t.group(1)
+            return None if tag is None else tag.decode("ascii")
+    return fast_tag(raw_value(line))
+
+
 class CSeq:
     """``CSeq: number METHOD``."""
 
@@ -433,6 +460,7 @@ __all__ = [
     "SipUri",
     "Via",
     "fast_tag",
+    "line_tag",
     "parse_content_length",
     "parse_cseq",
     "parse_max_forwards",
