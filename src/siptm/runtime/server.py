@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -33,6 +34,13 @@ from .transports import Transports
 __all__ = ["Engine", "EngineFactory", "RuntimeInfo", "Server", "run"]
 
 log = logging.getLogger("siptm.runtime")
+
+# The cyclic GC of a running proxy walks the live transactions (some 70 objects per call
+# for wt_timer) and finds nothing: the engine cuts its cycles and reference counting frees
+# every finished call. Python's default (700, 10, 10) spends ~40 us per call there and
+# stops the loop ~100 ms for each full collection (SIPp sees retransmissions); fewer,
+# larger young collections cost ~6x less and pause a few ms. Cycles are still collected.
+GC_THRESHOLDS = (10_000, 50, 100)
 
 
 class Engine(Protocol):
@@ -360,6 +368,7 @@ def run(config: Config, engine_factory: EngineFactory, *, worker_id: int = 0,
                     loop.remove_signal_handler(sig)
         return 0
 
+    gc.set_threshold(*GC_THRESHOLDS)
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         return runner.run(main())
 
