@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import pstats
 import sys
 import time
@@ -20,6 +21,7 @@ from siptm.config import Config
 from siptm.core.engine import Engine
 from siptm.net import Address
 from siptm.runtime.effects import Send
+from siptm.runtime.server import GC_THRESHOLDS
 from siptm.script.runner import ScriptRunner, load_router
 from siptm.sip import Request, Response, parse
 
@@ -117,6 +119,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=10, help="slices of the calls")
+    parser.add_argument("--default-gc", action="store_true",
+                        help="Python's GC thresholds instead of the runtime's")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=30, help="functions shown by --profile")
     parser.add_argument("--callers", default="", help="--profile: callers of (regex)")
@@ -124,6 +128,12 @@ def main() -> int:
     bench = Bench()
     for n in range(200):  # warm up
         bench.call(n)
+    # the running proxy's GC settings (script.runner.create freezes what start-up made,
+    # runtime.server.run sets the thresholds)
+    gc.collect()
+    gc.freeze()
+    if not args.default_gc:
+        gc.set_threshold(*GC_THRESHOLDS)
     profiler = bench.profiler = cProfile.Profile() if args.profile else None
     # the calls run in slices; the least disturbed slice is the figure (a busy box
     # only ever adds time), the mean is printed beside it
