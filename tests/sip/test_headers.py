@@ -236,3 +236,26 @@ def test_from_tag_agrees_with_the_parsed_from(value, tag):
     assert msg.from_tag == tag
     assert msg.from_.tag == tag
     assert msg.from_tag == tag
+
+
+@pytest.mark.parametrize(
+    "line",
+    [b"CSeq: 1 INVITE", b"CSeq:\t0042  ACK \t", b"cseq:7 x-Custom.Method!",
+     b"CSeq: 4294967295 BYE", b"CSeq : 9 OPTIONS", b"CSeq: 1\r\n INVITE"],
+)
+def test_cseq_read_from_the_line_as_from_the_text(line):
+    from siptm.sip.headers import raw_value
+    from siptm.sip.values import cseq_of_line, parse_cseq
+
+    fast, slow = cseq_of_line(line), parse_cseq(raw_value(line))
+    assert (fast.number, fast.method, str(fast)) == (slow.number, slow.method, str(slow))
+
+
+@pytest.mark.parametrize("line", [b"CSeq: 4294967296 BYE", b"CSeq: 1", b"CSeq: x INVITE",
+                                  b"CSeq: 12345678901 INVITE", b"CSeq: 1 IN\"VITE"])
+def test_bad_cseq_lines_fail_both_ways(line):
+    from siptm.errors import ParseError
+    from siptm.sip.values import cseq_of_line
+
+    with pytest.raises(ParseError):
+        cseq_of_line(line)

@@ -15,7 +15,7 @@ import re
 from ..errors import ParseError
 from .headers import COMPACT_FORMS, Headers, raw_value
 from .message import Request, Response
-from .values import line_tag, parse_content_length, parse_cseq, parse_vias
+from .values import cseq_of_line, line_tag, parse_content_length, parse_vias
 
 _TOKEN_B = re.compile(rb"[A-Za-z0-9.!%*_+`'~-]+\Z")
 _VERSION_B = re.compile(rb"SIP/[0-9]+\.[0-9]+\Z", re.I)
@@ -191,7 +191,7 @@ def _parse(data: bytes) -> Request | Response:
 
     # The transaction keys, checked now so a broken one fails the whole message.
     ci = keys.index("cseq")
-    cseq = objs[ci] = parse_cseq(_value(hlines[ci]))
+    cseq = objs[ci] = cseq_of_line(hlines[ci])
     vi = keys.index("via")
     objs[vi] = parse_vias(_value(hlines[vi]))
     call_id = hlines[keys.index("call-id")]

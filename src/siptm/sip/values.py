@@ -437,6 +437,32 @@ def parse_cseq(value: str) -> CSeq:
     return cseq
 
 
+_CSEQ_LINE_B = re.compile(
+    rb"[^:]*:[ \t]*(([0-9]{1,10})[ \t]+(" + _TOKEN_B + rb"))[ \t]*\Z")
+_METHOD_TEXT = {m.encode(): m for m in (
+    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
+    "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE",
+)}
+
+
+def cseq_of_line(line: bytes) -> CSeq:
+    """:func:`parse_cseq` of a raw CSeq header line (``name: value``), reading the plain
+    shape straight from the bytes."""
+    m = _CSEQ_LINE_B.match(line)
+    if m is None:
+        return parse_cseq(raw_value(line))
+    raw, digits, method = m.groups()
+    number = int(digits)
+    if number > MAX_CSEQ:
+        raise ParseError("CSeq number too large")
+    cseq = CSeq.__new__(CSeq)
+    cseq._raw = raw.decode("ascii")
+    cseq._dirty = False
+    cseq._number = number
+    cseq._method = _METHOD_TEXT.get(method) or method.decode("ascii")
+    return cseq
+
+
 def parse_max_forwards(value: str) -> int:
     text = value.strip(" \t")
     if not text.isdigit() or not text.isascii():
@@ -459,6 +485,7 @@ __all__ = [
     "NameAddress",
     "SipUri",
     "Via",
+    "cseq_of_line",
     "fast_tag",
     "line_tag",
     "parse_content_length",
