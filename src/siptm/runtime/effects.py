@@ -61,6 +61,7 @@ class RunCoroutine:
 
 
 EffectHandler = Callable[[Any, float], None]
+_UNRESOLVED: Any = object()
 
 
 class EffectDispatcher:
@@ -94,7 +95,9 @@ class EffectDispatcher:
         resolved = self._resolved
         for effect in effects:
             kind = type(effect)
-            handler = resolved.get(kind) if kind in resolved else self.handler_for(kind)
+            handler = resolved.get(kind, _UNRESOLVED)
+            if handler is _UNRESOLVED:
+                handler = self.handler_for(kind)
             if handler is None:
                 self.unhandled += 1
                 log.error("no handler for effect %s; dropped", kind.__name__)

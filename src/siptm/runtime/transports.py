@@ -105,8 +105,8 @@ class Transports:
     def _udp_for(self, dest: Address, local: Address | None) -> UdpEndpoint | None:
         udp = self.udp
         if local is not None:
-            for endpoint in udp:
-                if endpoint.local == local:
+            for endpoint in udp:  # the engine hands back our own listener objects
+                if endpoint.local is local or endpoint.local == local:
                     return endpoint
         if len(udp) == 1:
             ep = udp[0]
