@@ -169,6 +169,8 @@ def parse_via(value: str) -> Via:
 
 def parse_vias(value: str) -> list[Via]:
     """All Via values of one header line (a line may hold several, comma-separated)."""
+    if "," not in value:
+        return [parse_via(value)]
     return [parse_via(part) for part in split_commas(value)]
 
 
@@ -341,6 +343,8 @@ def parse_name_addr(value: str, allow_star: bool = False) -> NameAddress:
 
 
 def parse_name_addrs(value: str, allow_star: bool = False) -> list[NameAddress]:
+    if "," not in value:
+        return [parse_name_addr(value, allow_star)]
     return [parse_name_addr(part, allow_star) for part in split_commas(value)]
 
 
