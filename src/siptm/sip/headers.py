@@ -149,13 +149,12 @@ class Headers:
         return list(self)
 
     def items(self) -> list[tuple[str, str]]:
-        if not self._any_dirty():
-            pairs = [line.partition(b":") for line in self._lines]
-            if not any(b"\n" in value for _, _, value in pairs):
-                return [
-                    (n.strip().decode(ENCODING, ERRORS), v.strip(b" \t").decode(ENCODING, ERRORS))
-                    for n, _, v in pairs
-                ]
+        lines = self._lines
+        if b"\n" not in b"".join(lines) and not self._any_dirty():  # no folded line
+            return [
+                (n.strip().decode(ENCODING, ERRORS), v.strip(b" \t").decode(ENCODING, ERRORS))
+                for n, _, v in [line.partition(b":") for line in lines]
+            ]
         return self._items_slow()
 
     def _items_slow(self) -> list[tuple[str, str]]:
