@@ -611,3 +611,9 @@ def describe_all(*results: SippResult, proxy: SiptmProcess | None = None) -> str
     """SIPp traces (and the proxy's log) for an assertion message."""
     text = "\n".join(r.describe() for r in results)
     return text + ("\n--- siptm log\n" + proxy.log[-4000:] if proxy is not None else "")
+
+
+# A SIPp process stamps a sent message in its trace after the send returns, so another
+# process's stamp for something the proxy sent in reaction can come first by a little.
+# Comparisons of "sent by A" with "received by B" allow this much.
+TRACE_SKEW = 0.05
