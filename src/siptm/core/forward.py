@@ -12,7 +12,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 from ..net import Address
-from ..sip import NameAddress, Request, SipUri, parse_name_addrs, parse_uri
+from ..sip import NameAddress, Request, SipUri, Via, parse_name_addrs, parse_uri
+from ..sip.params import new_params
 from .sip_transport import default_port, normalize_host
 
 BRANCH_COOKIE = "z9hG4bK"
@@ -174,3 +175,18 @@ def via_value(listener: Address, branch: str, rport: bool = True) -> str:
     host = _host_text(listener.host)
     return (f"SIP/2.0/{listener.transport.upper()} {host}:{listener.port};branch={branch}"
             + (";rport" if rport and listener.transport == "udp" else ""))
+
+
+def our_via(listener: Address, branch: str, rport: bool = True) -> Via:
+    """:func:`via_value` as a ready :class:`Via` (built, not parsed back from its text)."""
+    with_rport = rport and listener.transport == "udp"
+    via = Via.__new__(Via)
+    via._raw = via_value(listener, branch, rport)
+    via._dirty = False
+    via._protocol = "SIP/2.0"
+    via._transport = listener.transport.upper()
+    via._host = _host_text(listener.host)
+    via._port = listener.port
+    via._params = new_params([["branch", branch], ["rport", None]] if with_rport
+                             else [["branch", branch]])
+    return via

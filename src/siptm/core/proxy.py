@@ -624,7 +624,7 @@ class ProxyTransaction:
             for name, value in self.extra_headers:
                 request.headers.add(name, value)
             via_branch = forward.make_branch(ctx.loop_hash, engine.layer.new_branch()[7:])
-            request.push_via(forward.via_value(listener, via_branch))
+            request.push_via(forward.our_via(listener, via_branch))
             timing = self.timing(invite)
             if branch.timing_changes:
                 timing = timing.replace(**branch.timing_changes)

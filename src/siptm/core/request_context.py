@@ -239,7 +239,7 @@ class RequestContext(RouteView):
         forward.apply_strict_route(request)
         request.decrement_max_forwards()
         branch = forward.make_branch(self.loop_hash, engine.layer.new_branch()[7:])
-        request.push_via(forward.via_value(listener, branch))
+        request.push_via(forward.our_via(listener, branch))
         engine.send_raw(bytes(request), dest, listener)
         if self.uas is not None and self.cell is None:
             engine.layer.discard(self.uas, self.now)
@@ -551,7 +551,7 @@ class RequestContext(RouteView):
             copy = msg.copy()
             copy.decrement_max_forwards()
             branch = forward.make_branch(self.loop_hash, engine.layer.new_branch()[7:])
-            copy.push_via(forward.via_value(listener, branch))
+            copy.push_via(forward.our_via(listener, branch))
             tx = engine.layer.send_request(copy, dest, self.now, owner=None)
             engine.note_local(tx, listener)
             sent += 1
