@@ -251,3 +251,19 @@ def test_t_add_hdrs_goes_on_the_branch_and_on_our_cancel():
     # seed 003: "appended to all requests related to the transaction (outgoing
     # branches, local ACKs, CANCELs)"
     assert cancel.headers.get("X-Origin") == "1.1.1.1"
+
+
+def test_t_add_hdrs_goes_on_our_hop_by_hop_ack():
+    router = Router()
+
+    @router.request
+    def route(msg, tm):
+        tm.t_add_hdrs("X-Origin: 1.1.1.1\r\n")
+        tm.t_relay()
+
+    h = ProxyHarness(router)
+    invite = start_call(h)
+    h.inject(make_response(invite, 486), UAS)
+    acks = [m for m in h.take(UAS) if getattr(m, "method", None) == "ACK"]
+    assert len(acks) == 1
+    assert acks[0].headers.get("X-Origin") == "1.1.1.1"  # seed 003: "local ACKs"

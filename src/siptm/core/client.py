@@ -182,7 +182,8 @@ class ClientInviteTransaction(ClientTransaction):
     are added to that CANCEL (e.g. a propagated Reason header).
     """
 
-    __slots__ = ("_ack", "_top_provisional", "cancel_headers", "cancel_state", "cancel_tx")
+    __slots__ = ("_ack", "_top_provisional", "ack_headers", "cancel_headers", "cancel_state",
+                 "cancel_tx")
 
     FIGURE: ClassVar[str] = "RFC 3261 Figure 5 + RFC 6026 Figure 4"
     TRANSITIONS: ClassVar[Table] = INVITE_CLIENT_FIGURE_5
@@ -202,6 +203,7 @@ class ClientInviteTransaction(ClientTransaction):
         self.cancel_state = CancelState.NONE
         self.cancel_tx: ClientNonInviteTransaction | None = None
         self.cancel_headers: list[tuple[str, str]] | None = None
+        self.ack_headers: list[tuple[str, str]] = []  # seed t_add_hdrs: on our ACKs too
         self._ack: bytes | None = None
         self._top_provisional = 0
 
@@ -256,7 +258,8 @@ class ClientInviteTransaction(ClientTransaction):
         self._stop_retr()
         self._stop_main()
         layer = self.layer
-        ack = builder.hop_by_hop_ack(self.sent_request, arg[0], layer.ac_extra_hdrs)
+        ack = builder.hop_by_hop_ack(self.sent_request, arg[0], layer.ac_extra_hdrs,
+                                     self.ack_headers)
         self._ack = bytes(ack)
         self._send(self._ack, SendKind.ACK)
         self._deliver(arg)
@@ -266,7 +269,8 @@ class ClientInviteTransaction(ClientTransaction):
         if self._ack is not None:
             self._send(self._ack, SendKind.ACK)
         else:  # lingering after a timeout: the first non-2xx we see is ACKed too
-            ack = builder.hop_by_hop_ack(self.sent_request, arg[0], self.layer.ac_extra_hdrs)
+            ack = builder.hop_by_hop_ack(self.sent_request, arg[0], self.layer.ac_extra_hdrs,
+                                         self.ack_headers)
             self._ack = bytes(ack)
             self._send(self._ack, SendKind.ACK)
 

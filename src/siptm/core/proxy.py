@@ -633,6 +633,8 @@ class ProxyTransaction:
             self.branches.append(branch)
             branch.tx = engine.layer.send_request(request, dest, now, owner=self,
                                                   branch_index=index, timing=timing)
+            if self.extra_headers and invite:
+                branch.tx.ack_headers = self.extra_headers  # seed 003: "local ACKs" too
             engine.note_local(branch.tx, listener)
             sent += 1
         return OK if sent else error
