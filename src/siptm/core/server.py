@@ -62,6 +62,7 @@ class ServerTransaction(Transaction):
     )
 
     is_server = True
+    INITIAL_STATE: ClassVar[State]  # set by each figure's class
 
     def __init__(
         self,
@@ -85,6 +86,7 @@ class ServerTransaction(Transaction):
         self._more_2xx: list[Response] | None = None
         self.dropped = False
         self._main = layer.timers.schedule_in(now, timing.lifetime, self, _LIFETIME)
+        self.state = self.INITIAL_STATE  # Proceeding (figure 7) or Trying (figure 8)
 
     # --- inputs -----------------------------------------------------------------------
     def respond(self, response: Response, now: float) -> bool:
@@ -179,22 +181,9 @@ class ServerInviteTransaction(ServerTransaction):
 
     FIGURE: ClassVar[str] = "RFC 3261 Figure 7 + RFC 6026 Figure 5"
     TRANSITIONS: ClassVar[Table] = INVITE_SERVER_FIGURE_7
+    INITIAL_STATE: ClassVar[State] = _P
     is_invite = True
 
-    def __init__(
-        self,
-        layer: TransactionLayer,
-        request: Request,
-        source: Address,
-        reply_to: Address,
-        now: float,
-        timing: Timing,
-        key: ServerKey | None,
-        dialog: DialogKey | None,
-    ) -> None:
-        ServerTransaction.__init__(self, layer, request, source, reply_to, now, timing, key,
-                                   dialog)
-        self.state = _P
 
     def _send_2xx(self, now: float, response: Response) -> None:
         self._send_response(now, response)
@@ -263,22 +252,9 @@ class ServerNonInviteTransaction(ServerTransaction):
 
     FIGURE: ClassVar[str] = "RFC 3261 Figure 8"
     TRANSITIONS: ClassVar[Table] = NON_INVITE_SERVER_FIGURE_8
+    INITIAL_STATE: ClassVar[State] = _TRYING
     is_invite = False
 
-    def __init__(
-        self,
-        layer: TransactionLayer,
-        request: Request,
-        source: Address,
-        reply_to: Address,
-        now: float,
-        timing: Timing,
-        key: ServerKey | None,
-        dialog: DialogKey | None,
-    ) -> None:
-        ServerTransaction.__init__(self, layer, request, source, reply_to, now, timing, key,
-                                   dialog)
-        self.state = _TRYING
 
     def _send_final(self, now: float, response: Response) -> None:
         self._send_response(now, response)
