@@ -10,6 +10,7 @@ Run: ``.venv/bin/python bench/proxy_call.py [--calls 3000] [--profile]``.
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import gc
 import pstats
@@ -74,15 +75,18 @@ class Bench:
         self.runner = ScriptRunner(self.engine, load_router(str(SCRIPT)))
         self.now = 0.0
         self.busy = 0.0
+        self.per_message: collections.Counter[str] = collections.Counter()
         self.profiler: cProfile.Profile | None = None
 
-    def feed(self, data: bytes, source: Address) -> list[Send]:
+    def feed(self, data: bytes, source: Address, label: str) -> list[Send]:
         profiler = self.profiler
         if profiler is not None:
             profiler.enable()
         start = _cpu()
         effects = self.runner.receive(data, source, PROXY, self.now)
-        self.busy += _cpu() - start
+        spent = _cpu() - start
+        self.busy += spent
+        self.per_message[label] += spent
         if profiler is not None:
             profiler.disable()
         return [e for e in effects if isinstance(e, Send)]
@@ -96,21 +100,23 @@ class Bench:
                 profiler.enable()
             start = _cpu()
             self.runner.handle_timers(self.now)
-            self.busy += _cpu() - start
+            spent = _cpu() - start
+            self.busy += spent
+            self.per_message["timers"] += spent
             if profiler is not None:
                 profiler.disable()
 
     def call(self, n: int) -> None:
-        out = self.feed(invite(n), UAC)
+        out = self.feed(invite(n), UAC, "INVITE")
         fwd = next(e.data for e in out if e.dest == UAS)
-        self.feed(reply(fwd, 100, n), UAS)
-        self.feed(reply(fwd, 180, n), UAS)
-        self.feed(reply(fwd, 200, n), UAS)
-        out = self.feed(in_dialog(n, "ACK", 1, 5), UAC)
+        self.feed(reply(fwd, 100, n), UAS, "100")
+        self.feed(reply(fwd, 180, n), UAS, "180")
+        self.feed(reply(fwd, 200, n), UAS, "200 INVITE")
+        out = self.feed(in_dialog(n, "ACK", 1, 5), UAC, "ACK")
         assert any(e.dest == UAS for e in out), "ACK not forwarded"
-        out = self.feed(in_dialog(n, "BYE", 2, 7), UAC)
+        out = self.feed(in_dialog(n, "BYE", 2, 7), UAC, "BYE")
         fwd = next(e.data for e in out if e.dest == UAS)
-        out = self.feed(reply(fwd, 200, n), UAS)
+        out = self.feed(reply(fwd, 200, n), UAS, "200 BYE")
         assert any(e.dest == UAC for e in out), "200 for BYE not relayed"
         self.tick(0.002)  # 500 calls/s of simulated time
 
@@ -124,6 +130,8 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=30, help="functions shown by --profile")
     parser.add_argument("--callers", default="", help="--profile: callers of (regex)")
+    parser.add_argument("--per-message", action="store_true",
+                        help="also print the mean CPU per message kind (and timers)")
     args = parser.parse_args()
     bench = Bench()
     for n in range(200):  # warm up
@@ -140,18 +148,24 @@ def main() -> int:
     rounds = max(1, min(args.rounds, args.calls // 100))
     size = args.calls // rounds
     per_slice = []
+    bench.per_message.clear()
     for first in range(200, 200 + rounds * size, size):
         bench.busy = 0.0
         for n in range(first, first + size):
             bench.call(n)
         per_slice.append(bench.busy / size * 1e6)
     bench.profiler = None
+    measured = dict(bench.per_message)
     for _ in range(100):  # let every transaction end
         bench.tick(1.0)
     mean = sum(per_slice) / len(per_slice)
     print(f"engine CPU per call: {min(per_slice):.0f} us (best of {rounds} slices of {size} "
           f"calls; mean {mean:.0f}; 7 messages in, 8 out each); in-use transactions after "
           f"wt_timer: {bench.engine.in_use}")
+    if args.per_message:
+        calls = rounds * size
+        for label, spent in measured.items():
+            print(f"  {label:<11} {spent / calls * 1e6:6.1f} us")
     if profiler:
         stats = pstats.Stats(profiler)
         stats.sort_stats("tottime").print_stats(args.top)
