@@ -126,6 +126,7 @@ class Server:
         self._tasks: set[asyncio.Task] = set()
         self._stopped: asyncio.Event | None = None
         self._closed = False
+        self._direct_send = False
         self._errors = _RateLimitedLog()
         self.received = 0
         self.engine_failures = 0
@@ -151,6 +152,7 @@ class Server:
             await self.transports.close()
             raise
         self._send = self.transports.send
+        self._direct_send = self.effects.handler_for(Send) == self._do_send
         self._receive = self.engine.receive
         self._time = loop.time
         self._rearm()
@@ -229,8 +231,26 @@ class Server:
                                    source, len(data))
             effects = None
         if effects:
-            self.effects.dispatch(effects, now)
+            self._dispatch(effects, now)
         self._rearm()
+
+    def _dispatch(self, effects: Iterable[object], now: float) -> None:
+        """Sends go straight to the transports (unless the engine registered its own
+        handler for them); every other effect through the dispatcher."""
+        if not self._direct_send:
+            self.effects.dispatch(effects, now)
+            return
+        send = self._send
+        for effect in effects:
+            if type(effect) is Send:
+                try:
+                    send(effect.data, effect.dest, effect.local,  # type: ignore[attr-defined]
+                         effect.on_error)  # type: ignore[attr-defined]
+                except Exception:
+                    self.effects.failed += 1
+                    log.exception("effect Send failed")
+            else:
+                self.effects.dispatch((effect,), now)
 
     def _on_timer(self) -> None:
         self._timer = None
@@ -279,7 +299,7 @@ class Server:
             self._errors.exception("engine failed in %s", what)
             effects = None
         if effects:
-            self.effects.dispatch(effects, now)
+            self._dispatch(effects, now)
         if not self._closed:
             self._rearm()
 

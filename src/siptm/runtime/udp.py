@@ -30,7 +30,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
     """One bound UDP socket; ``local`` is its address (with the real port)."""
 
     def __init__(self, sock: socket.socket, local: Address, on_message: MessageCallback,
-                 on_error: ErrorCallback) -> None:
+                 on_error: ErrorCallback, *, drain: bool = True) -> None:
         self.sock = sock
         self.local = local
         self.family = sock.family
@@ -38,6 +38,10 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self._on_error = on_error
         self.transport: asyncio.DatagramTransport | None = None
         self._sources: dict[tuple, Address] = {}  # peer tuple -> Address, reused
+        # asyncio's selector loop reads one datagram per readiness event, so we read on
+        # while more are queued; libuv (uvloop) already reads until EAGAIN, where trying
+        # again would only cost a failing syscall and an exception per datagram
+        self._budget = BATCH if drain else 1
         self.received = 0
         self.sent = 0
 
@@ -46,13 +50,13 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: tuple) -> None:
-        # The loop hands us one datagram per readiness event; drain what else is already
-        # queued on the socket (bounded, for fairness) to save loop iterations under load.
+        # Drain what else is already queued on the socket (bounded, for fairness) to save
+        # loop iterations under load, unless the loop reads until EAGAIN itself.
         on_message = self._on_message
         local = self.local
         sources = self._sources
         recvfrom = self.sock.recvfrom
-        budget = BATCH
+        budget = self._budget
         while True:
             source = sources.get(addr)
             if source is None:
@@ -124,7 +128,8 @@ async def open_udp(local: Address, on_message: MessageCallback, on_error: ErrorC
     loop = asyncio.get_running_loop()
     sock = _bind(local, reuse_port)
     bound = Address("udp", local.host, sock.getsockname()[1])
-    endpoint = UdpEndpoint(sock, bound, on_message, on_error)
+    reads_until_empty = type(loop).__module__.startswith("uvloop")
+    endpoint = UdpEndpoint(sock, bound, on_message, on_error, drain=not reads_until_empty)
     try:
         await loop.create_datagram_endpoint(lambda: endpoint, sock=sock)
     except BaseException:
