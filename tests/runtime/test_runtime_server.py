@@ -160,12 +160,12 @@ def test_an_earlier_deadline_replaces_the_armed_timer():
             engine.on_receive = on_receive
             client.transport.sendto(b"late", dest)
             await wait_for(engine.inbox.get())
-            assert server._timer is not None and server._timer_when == late
+            assert server._timer is not None and late <= server._timer_when < late + 0.011
             client.transport.sendto(b"early", dest)
             reply, _ = await wait_for(client.inbox.get())
             assert reply == b"early"
             # after the early one fired, the late one is armed again
-            assert server._timer is not None and server._timer_when == late
+            assert server._timer is not None and late <= server._timer_when < late + 0.011
             client.transport.close()
 
     asyncio.run(main())

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -41,6 +42,10 @@ log = logging.getLogger("siptm.runtime")
 # stops the loop ~100 ms for each full collection (SIPp sees retransmissions); fewer,
 # larger young collections cost ~6x less and pause a few ms. Cycles are still collected.
 GC_THRESHOLDS = (10_000, 50, 100)
+
+# Timers fire on a 10 ms grid (Kamailio's tick is 62.5 ms): never early, at most one tick
+# late, and one wake-up serves every timer due in the same tick.
+TIMER_RESOLUTION = 0.01
 
 
 class Engine(Protocol):
@@ -312,13 +317,16 @@ class Server:
             return
         if deadline is None:
             return  # a timer already armed fires harmlessly and is not re-armed
+        # the next tick at or after the deadline: timers due within one tick of each other
+        # fire in one wake-up (at 500 calls/s most transactions' timers do)
+        when = math.ceil(deadline / TIMER_RESOLUTION) * TIMER_RESOLUTION
         timer = self._timer
         if timer is not None:
-            if self._timer_when <= deadline:
+            if self._timer_when <= when:
                 return  # it fires first; we re-arm then
             timer.cancel()
-        self._timer_when = deadline
-        self._timer = self._loop.call_at(deadline, self._on_timer)  # type: ignore[union-attr]
+        self._timer_when = when
+        self._timer = self._loop.call_at(when, self._on_timer)  # type: ignore[union-attr]
 
     # --- effect handlers --------------------------------------------------------------------
     def _do_send(self, effect: Send, now: float) -> None:
