@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 
 from ..errors import ParseError
-from .headers import COMPACT_FORMS, Headers, raw_value
+from .headers import COMPACT_FORMS, Headers
 from .message import Request, Response
-from .values import cseq_of_line, line_tag, parse_content_length, parse_vias
+from .values import cseq_of_line, line_tag, parse_content_length, vias_of_line
 
 _TOKEN_B = re.compile(rb"[A-Za-z0-9.!%*_+`'~-]+\Z")
 _VERSION_B = re.compile(rb"SIP/[0-9]+\.[0-9]+\Z", re.I)
@@ -79,20 +79,56 @@ _METHODS = {m.encode(): m for m in (
 )}
 
 
-def _index_headers(head: bytes) -> tuple[list[bytes], list[str]]:
-    """Split the header block into (start line + header lines, canonical keys).
+# Where parse() finds what it reads, for one header layout: (keys, index of the first Via,
+# CSeq, Call-ID, From, To, Content-Length or -1, Max-Forwards or -1).
+_Shape = tuple[tuple[str, ...], int, int, int, int, int, int, int]
+_SHAPES: dict[tuple[bytes, ...], _Shape] = {}  # header names as written -> their layout
+_SHAPE_CACHE_LIMIT = 1024
+_SHAPE_MAX_HEADERS = 64  # longer layouts are not remembered: the cache must stay small
+
+
+def _shape_of(keys: list[str]) -> _Shape:
+    """The layout of these canonical header keys, once the required headers are known
+    to be there and the single-valued ones not repeated."""
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        if key not in first:
+            first[key] = i
+    for key in _REQUIRED:
+        if key not in first:
+            raise ParseError(f"missing {key} header")
+    if len(first) != len(keys):
+        for key in _SINGLE_VALUED:
+            if keys.count(key) > 1:
+                raise ParseError(f"more than one {key} header")
+    return (tuple(keys), first["via"], first["cseq"], first["call-id"], first["from"],
+            first["to"], first.get("content-length", -1), first.get("max-forwards", -1))
+
+
+def _index_headers(head: bytes) -> tuple[list[bytes], _Shape]:
+    """Split the header block into (start line + header lines, their layout).
 
     The fast path (no folding, every name already known) costs a split, one regex scan
-    and a map over a dict; anything unusual goes through the careful line-by-line loop.
+    and a dict lookup of the layout by the names as written; anything unusual goes
+    through the careful line-by-line loop.
     """
     lines = head.split(b"\r\n")
     if head.count(b"\n") == len(lines) - 1:  # every line ends in CRLF
         names = _NAME_RE.findall(head)
         if len(names) == len(lines) - 1:
+            layout = tuple(names)
+            shape = _SHAPES.get(layout)
+            if shape is not None:
+                return lines, shape
             try:
-                return lines, [_NAME_CACHE[name] for name in names]
+                keys = [_NAME_CACHE[name] for name in names]
             except KeyError:
                 pass
+            else:
+                shape = _shape_of(keys)
+                if len(_SHAPES) < _SHAPE_CACHE_LIMIT and len(names) <= _SHAPE_MAX_HEADERS:
+                    _SHAPES[layout] = shape
+                return lines, shape
     else:
         lines = _LINE_SPLIT.split(head)
     keys = []
@@ -119,7 +155,7 @@ def _index_headers(head: bytes) -> tuple[list[bytes], list[str]]:
         out.append(line)
     for i, pieces in folded.items():  # (appending to bytes line by line was quadratic)
         out[i] = b"\r\n".join(pieces)
-    return out, keys
+    return out, _shape_of(keys)
 
 
 def _int_value(line: bytes, max_digits: int, error: str) -> int:
@@ -135,11 +171,6 @@ def _int_value(line: bytes, max_digits: int, error: str) -> int:
     if len(value) > max_digits:
         raise ParseError(error)
     return int(value)
-
-
-def _value(line: bytes) -> str:
-    return raw_value(line) if b"\n" in line else (
-        line[line.index(b":") + 1:].strip(b" \t").decode("utf-8", "surrogateescape"))
 
 
 def _parse(data: bytes) -> Request | Response:
@@ -161,26 +192,16 @@ def _parse(data: bytes) -> Request | Response:
             body_start = len(data)
     if not head:
         raise ParseError("empty message")
-    lines, keys = _index_headers(head)
+    lines, shape = _index_headers(head)
+    key_tuple, vi, ci, ii, fi, ti, li, mi = shape
     hlines = lines[1:]
-
-    present = set(keys)
-    if not present.issuperset(_REQUIRED):
-        for key in _REQUIRED:
-            if key not in present:
-                raise ParseError(f"missing {key} header")
-    if len(present) != len(keys):
-        for key in _SINGLE_VALUED:
-            if keys.count(key) > 1:
-                raise ParseError(f"more than one {key} header")
-    headers = Headers._from_lines(keys, hlines)
+    headers = Headers._from_lines(list(key_tuple), hlines)
     objs = headers._objs
 
     # Body, framed by Content-Length when present (RFC 3261 §18.3).
-    if "content-length" in keys:
-        ci = keys.index("content-length")
-        length = _int_value(hlines[ci], 10, "bad Content-Length")
-        objs[ci] = length
+    if li >= 0:
+        length = _int_value(hlines[li], 10, "bad Content-Length")
+        objs[li] = length
         if length > len(data) - body_start:
             raise ParseError("Content-Length larger than message")
         raw_end = body_start + length
@@ -190,19 +211,16 @@ def _parse(data: bytes) -> Request | Response:
     raw = data if (start == 0 and raw_end == len(data)) else data[start:raw_end]
 
     # The transaction keys, checked now so a broken one fails the whole message.
-    ci = keys.index("cseq")
     cseq = objs[ci] = cseq_of_line(hlines[ci])
-    vi = keys.index("via")
-    objs[vi] = parse_vias(_value(hlines[vi]))
-    call_id = hlines[keys.index("call-id")]
+    objs[vi] = vias_of_line(hlines[vi])
+    call_id = hlines[ii]
     if not call_id[call_id.index(b":") + 1:].strip():
         raise ParseError("empty Call-ID")
-    from_line = hlines[keys.index("from")]
-    to_line = hlines[keys.index("to")]
+    from_line = hlines[fi]
+    to_line = hlines[ti]
     from_tag = line_tag(from_line)
     to_tag = line_tag(to_line)
-    if "max-forwards" in keys:
-        mi = keys.index("max-forwards")
+    if mi >= 0:
         hops = objs[mi] = _int_value(hlines[mi], 3, "bad Max-Forwards")
         if hops > 255:
             raise ParseError("Max-Forwards too large")

@@ -112,34 +112,41 @@ class Via:
         return f"Via({str(self)!r})"
 
 
-_VIA_FAST_RE = re.compile(
+_VIA_PLAIN = (
     r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9_\-.]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
-    r"((?:;[A-Za-z0-9.!%*_+`'~-]+(?:=[A-Za-z0-9.!%*_+`'~:\[\]-]+)?)*+)\Z"
+    r"((?:;[A-Za-z0-9.!%*_+`'~-]+(?:=[A-Za-z0-9.!%*_+`'~:\[\]-]+)?)*+)"
 )
+_VIA_FAST_RE = re.compile(_VIA_PLAIN + r"\Z")
+# A whole header line holding one plain Via value (group 1), for :func:`vias_of_line`.
+_VIA_LINE_RE = re.compile(rf"[^:]*:[ \t]*({_VIA_PLAIN})\Z")
+
+
+def _plain_via(raw: str, transport: str, host: str, port: str | None, ptext: str) -> Via:
+    """A Via of the common, plain shape (the groups of ``_VIA_PLAIN``): params split on ';'."""
+    via = Via.__new__(Via)
+    via._raw = raw
+    via._dirty = False
+    via._protocol = "SIP/2.0"
+    via._transport = transport
+    via._host = host
+    via._port = None
+    if port is not None:
+        via._port = int(port)
+        if via._port > 65535:
+            raise ParseError("bad Via port")
+    items = []
+    if ptext:
+        for part in ptext[1:].split(";"):
+            name, eq, pvalue = part.partition("=")
+            items.append([name, pvalue if eq else None])
+    via._params = new_params(items)
+    return via
 
 
 def parse_via(value: str) -> Via:
     m = _VIA_FAST_RE.match(value)
-    if m is not None:  # the common, plain shape: one regex, params split on ';'
-        transport, host, port, ptext = m.groups()
-        via = Via.__new__(Via)
-        via._raw = value
-        via._dirty = False
-        via._protocol = "SIP/2.0"
-        via._transport = transport
-        via._host = host
-        via._port = None
-        if port is not None:
-            via._port = int(port)
-            if via._port > 65535:
-                raise ParseError("bad Via port")
-        items = []
-        if ptext:
-            for part in ptext[1:].split(";"):
-                name, eq, pvalue = part.partition("=")
-                items.append([name, pvalue if eq else None])
-        via._params = new_params(items)
-        return via
+    if m is not None:
+        return _plain_via(value, *m.groups())
     m = _VIA_RE.match(value)
     if m is None:
         raise ParseError("bad Via header")
@@ -172,6 +179,15 @@ def parse_vias(value: str) -> list[Via]:
     if "," not in value:
         return [parse_via(value)]
     return [parse_via(part) for part in split_commas(value)]
+
+
+def vias_of_line(line: bytes) -> list[Via]:
+    """:func:`parse_vias` of a raw Via header line (``name: value``), reading one plain
+    value straight from the decoded line."""
+    m = _VIA_LINE_RE.match(line.decode("utf-8", "surrogateescape"))
+    if m is None:
+        return parse_vias(raw_value(line))
+    return [_plain_via(*m.groups())]
 
 
 class NameAddress:
@@ -376,10 +392,11 @@ def fast_tag(value: str) -> str | None:
 
 _TOKEN_B = rb"[A-Za-z0-9.!%*_+`'~-]+"
 # A whole plain From/To line: name, optional token display name, <uri> without quotes,
-# then the parameters (group 1). Anything else goes through fast_tag.
+# then either just ``;tag=token`` (group 1) or any other parameters (group 2). Anything
+# else goes through fast_tag.
 _NA_LINE_B = re.compile(
     rb"[^:]*:[ \t]*(?:" + _TOKEN_B + rb"(?:[ \t]+" + _TOKEN_B + rb")*+[ \t]*)?"
-    rb'<[^>"\r\n]*>([^"\r\n]*)\Z'
+    rb'<[^>"\r\n]*>(?:;tag=(' + _TOKEN_B + rb')\Z|([^"\r\n]*)\Z)'
 )
 _TAG_B = re.compile(_TAG_RE.pattern.encode(), re.I)
 
@@ -390,7 +407,9 @@ def line_tag(line: bytes) -> str | None:
     if line.isascii():
         m = _NA_LINE_B.match(line)
         if m is not None:
-            tail = m.group(1)
+            tag, tail = m.groups()
+            if tag is not None:
+                return tag.decode("ascii")
             if b";" not in tail:
                 return None
             t = _TAG_B.search(tail)
@@ -499,4 +518,5 @@ __all__ = [
     "parse_name_addrs",
     "parse_via",
     "parse_vias",
+    "vias_of_line",
 ]
