@@ -402,6 +402,27 @@ def test_forward_is_stateless():
     assert h.take_one(UAC).status == 180
 
 
+def test_forward_to_a_strict_router_leaves_the_routes_message_as_it_was():
+    seen: list[bytes] = []
+    router = Router()
+
+    @router.request
+    def route(msg, tm):
+        before = bytes(msg)
+        tm.forward()
+        seen.append(bytes(msg) == before and msg.uri_text == "sip:bob@192.0.2.9")
+
+    h = ProxyHarness(router)
+    h.inject(make_request("ACK", ruri="sip:bob@192.0.2.9", to_tag="b1",
+                          extra=["Route: <sip:192.0.2.78:5090>"]), UAC)
+    [sent] = h.take_sent()
+    assert seen == [True]
+    assert sent.msg.uri_text == "sip:192.0.2.78:5090"
+    assert [str(r) for r in sent.msg.routes] == ["<sip:bob@192.0.2.9>"]
+    assert sent.dest == Address("udp", "192.0.2.78", 5090)
+    assert sent.msg.max_forwards == 69 and len(sent.msg.vias) == 2
+
+
 def test_t_relay_return_codes_for_bad_messages_are_minus_2():
     results: list[int] = []
     router = Router()

@@ -118,6 +118,25 @@ def test_decrement_max_forwards_keeps_the_name_spelling():
     assert b"\r\nMAX-FORWARDS: 9\r\n" in bytes(msg)
 
 
+@pytest.mark.parametrize("data", [
+    INVITE_15,
+    INVITE.replace(b"Max-Forwards: 70\r\n", b""),
+    INVITE.replace(b"Max-Forwards: 70", b"MAX-FORWARDS :  0010"),
+    INVITE.replace(b"Content-Length", b"X-Length"),
+    INVITE.replace(b"Via:", b"v:"),
+])
+def test_forwarded_bytes_are_the_edited_copy_without_editing(data):
+    via = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKfwd;rport"
+    msg = parse(data)
+    msg.via.params["received"] = "192.0.2.1"  # a changed value is rendered too
+    copy = msg.copy()
+    copy.decrement_max_forwards()
+    copy.push_via(via)
+    before = bytes(msg)
+    assert msg.forwarded_bytes(via) == bytes(copy)
+    assert bytes(msg) == before and msg.max_forwards == parse(data).max_forwards
+
+
 def test_decrement_max_forwards_adds_70_when_absent():
     data = INVITE.replace(b"Max-Forwards: 70\r\n", b"")
     msg = parse(data)

@@ -67,6 +67,8 @@ class RouteView:
     branch; failure route: the winning branch; request route: None).
     """
 
+    __slots__ = ()
+
     engine: Engine
     cell: ProxyTransaction | None
     kind: str
@@ -74,6 +76,7 @@ class RouteView:
     msg: Any
     sflags: int
     branch: Branch | None
+    async_mode = False  # a suspended async route runs it (the script layer sets it)
 
     # --- what the checks look at -----------------------------------------------------
     def _branches(self) -> list[Branch]:

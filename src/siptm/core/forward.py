@@ -159,11 +159,16 @@ def next_hop_uri(request: Request, destination_uri: str | None) -> object:
     return request.uri
 
 
+def next_hop_is_strict_router(request: Request) -> bool:
+    """The top Route names a strict router (a SIP URI without ``lr``)."""
+    routes = request.routes
+    return bool(routes) and isinstance(routes[0].uri, SipUri) and not routes[0].uri.lr
+
+
 def apply_strict_route(request: Request) -> None:
     """§16.6 step 6: when the next hop is a strict router (top Route without ``lr``),
     the Request-URI moves to the end of the Route set and the top Route becomes it."""
-    routes = request.routes
-    if not routes or not isinstance(routes[0].uri, SipUri) or routes[0].uri.lr:
+    if not next_hop_is_strict_router(request):
         return
     top = request.pop_route()
     request.headers.add("Route", str(NameAddress(request.uri.copy())))

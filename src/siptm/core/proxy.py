@@ -120,6 +120,13 @@ class Branch:
 class ProxyTransaction:
     """A server transaction with its branches and response context."""
 
+    __slots__ = ("auto_inv_100", "avps", "batches", "blocked", "branch_route", "branches",
+                 "cancel_reason", "canceled", "engine", "extra_headers", "failure_ran",
+                 "failure_route", "failure_running", "final_status", "flags", "has_2xx",
+                 "last_local", "local_tag", "max_breadth", "onreply_route", "recheck",
+                 "request", "route_running", "saved", "silent", "suspend_expired",
+                 "suspend_timer", "timing_changes", "uas")
+
     def __init__(self, engine: Engine, uas: ServerTransaction, request: Request) -> None:
         self.engine = engine
         self.uas = uas

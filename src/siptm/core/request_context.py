@@ -54,6 +54,12 @@ _BREADTH_REPLY = (440, "Max-Breadth Exceeded")
 class RequestContext(RouteView):
     """What a request or failure route works on (``tm`` calls land here)."""
 
+    __slots__ = ("_avps", "_loop_hash", "async_mode", "auto_inv_100", "bflags", "branch",
+                 "cell", "destinations", "du", "engine", "error_reply", "finished", "flags",
+                 "kind", "last_error", "local", "msg", "now", "pending_arming",
+                 "pending_timing", "replied", "route_kind", "ruri_consumed", "ruri_q",
+                 "sflags", "source", "stateful", "uas", "winner")
+
     def __init__(self, engine: Engine, msg: Request, source: Address, now: float, *,
                  uas: ServerTransaction | None = None, cell: ProxyTransaction | None = None,
                  kind: str = "request", winner: Branch | None = None,
@@ -86,6 +92,7 @@ class RequestContext(RouteView):
         self.auto_inv_100: bool | None = None
         self._avps: dict[str, Any] | None = None
         self._loop_hash: str | None = None
+        self.async_mode = False
 
     # --- identity helpers -------------------------------------------------------------
     @property
@@ -223,24 +230,25 @@ class RequestContext(RouteView):
     def forward_stateless(self, target: str | None = None, proto: str | None = None) -> int:
         msg = self.msg
         engine = self.engine
-        request = msg.copy()
         try:
             if msg.max_forwards == 0:
                 return self._fail(E_BAD_MSG)
             if target is not None and not self.du:
                 dest = parse_hostport_target(target, proto or self.source.transport)
             else:
-                dest = self.next_hop(request, proto, self.du)
+                dest = self.next_hop(msg, proto, self.du)
             listener = engine.identity.listener_for(dest.transport)
         except ParseError:
             return self._fail(E_BAD_MSG)
         except (ValueError, UnsupportedTransport, LookupError):
             return self._fail(E_BAD_DEST)
-        forward.apply_strict_route(request)
-        request.decrement_max_forwards()
+        request = msg  # the route's message stays as it is: what goes out is bytes
+        if forward.next_hop_is_strict_router(msg):
+            request = msg.copy()
+            forward.apply_strict_route(request)
         branch = forward.make_branch(self.loop_hash, engine.layer.new_branch()[7:])
-        request.push_via(forward.our_via(listener, branch))
-        engine.send_raw(bytes(request), dest, listener)
+        engine.send_raw(request.forwarded_bytes(forward.via_value(listener, branch)), dest,
+                        listener)
         if self.uas is not None and self.cell is None:
             engine.layer.discard(self.uas, self.now)
             self.uas = None

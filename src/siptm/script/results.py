@@ -35,11 +35,20 @@ E_BAD_DEST = Result(-4)   # bad destination (unresolvable address)
 E_FILTERED = Result(-5)   # destination filtered (black listed)
 E_SEND = Result(-6)       # generic send failed
 
+# a Result is an immutable int: the codes every call returns are made once
+_KNOWN = {int(r): r for r in (TRUE, FALSE, E_BAD_MSG, E_NO_DEST, E_BAD_DEST, E_FILTERED,
+                              E_SEND)}
+_KNOWN[0] = Result(0)
+
 
 def as_result(value: bool | int) -> Result:
-    if isinstance(value, Result):
-        return value
-    if isinstance(value, bool):
+    cls = value.__class__
+    if cls is int:  # the contexts' plain codes (the usual case)
+        known = _KNOWN.get(value)
+        return known if known is not None else Result(value)
+    if cls is Result:
+        return value  # type: ignore[return-value]
+    if cls is bool:
         return TRUE if value else FALSE
     return Result(value)
 

@@ -159,7 +159,7 @@ class ScriptRunner:
             log.exception("%s route %r failed", route.kind, route.name)
             ctx.finish(ctx.now, exc)
             return
-        if not inspect.iscoroutine(result):
+        if result is None or not inspect.iscoroutine(result):
             ctx.finish(ctx.now)
             return
         # An async route: keep the transaction (t_suspend), run it as a task; its

@@ -284,10 +284,31 @@ class Headers:
                 return True
         return False
 
-    def render_lines(self) -> list[bytes]:
-        """The header lines as they are now (a new list the caller may change)."""
+    def _rendered_changes(self) -> list[bytes] | None:
+        """The header lines with every changed parsed value rendered again (a new list),
+        or None when no parsed value changed (``_lines`` stand as they are)."""
+        if not self._any_dirty():
+            return None
         out = self._lines.copy()
         for i, objs in enumerate(self._objs):
             if objs is not None and _objects_dirty(objs):
                 out[i] = self._line(self.name_at(i), _render_objects(objs))
         return out
+
+    def render_lines(self) -> list[bytes]:
+        """The header lines as they are now (a new list the caller may change)."""
+        out = self._rendered_changes()
+        return self._lines.copy() if out is None else out
+
+    def copy(self) -> Headers:
+        """An independent copy: the lines as they are now (shared bytes), the immutable
+        parsed values (Content-Length, Max-Forwards, Call-ID) shared, every other one
+        parsed again on demand, so editing one copy never touches the other."""
+        lines = self._rendered_changes()
+        clone = Headers.__new__(Headers)
+        clone._keys = self._keys.copy()
+        clone._lines = self._lines.copy() if lines is None else lines
+        clone._objs = [o if o.__class__ is int or o.__class__ is str else None
+                       for o in self._objs]
+        clone.modified = False
+        return clone

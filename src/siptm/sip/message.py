@@ -51,6 +51,11 @@ REASON_PHRASES = {
 }
 
 
+def _max_forwards_line(line: bytes, value: int) -> bytes:
+    """A Max-Forwards line with a new value (its name as written)."""
+    return b"%s: %d" % (line[:line.index(b":")].strip(), value)
+
+
 def _multi(value: str) -> list[NameAddress]:
     return parse_name_addrs(value, allow_star=True)
 
@@ -218,20 +223,26 @@ class Message:
     def decrement_max_forwards(self) -> int:
         """Decrement Max-Forwards, or add it with 70 when absent (§16.6 step 3)."""
         headers = self.headers
-        keys = headers._keys
-        if "max-forwards" not in keys:
+        i, value = self._max_forwards_after_hop()
+        if i < 0:
             headers.add("Max-Forwards", "70", 70)
             return 70
+        headers._lines[i] = _max_forwards_line(headers._lines[i], value)
+        headers._objs[i] = value
+        headers.modified = True
+        return value
+
+    def _max_forwards_after_hop(self) -> tuple[int, int]:
+        """Where Max-Forwards is (-1: absent) and its value one hop further on."""
+        headers = self.headers
+        keys = headers._keys
+        if "max-forwards" not in keys:
+            return -1, 70
         i = keys.index("max-forwards")
         current = headers._objs[i]
         if current is None:
             current = headers.parsed_at(i, parse_max_forwards)
-        value = current - 1 if current > 0 else 0
-        line = headers._lines[i]
-        headers._lines[i] = b"%s: %d" % (line[:line.index(b":")].strip(), value)
-        headers._objs[i] = value
-        headers.modified = True
-        return value
+        return i, current - 1 if current > 0 else 0
 
     # --- output -----------------------------------------------------------------------
     def _start_line(self) -> bytes:
@@ -245,37 +256,54 @@ class Message:
 
     def __bytes__(self) -> bytes:
         headers = self.headers
-        if not (self._body_set or self._start_changed() or headers.modified
-                or headers._any_dirty()):
-            return self._raw
+        lines = headers._rendered_changes()
+        if lines is None:
+            if not (self._body_set or headers.modified or self._start_changed()):
+                return self._raw
+            lines = headers._lines.copy()
+        self._set_content_length(lines)
+        return b"".join((self._start_line(), CRLF, CRLF.join(lines), CRLF, CRLF, self._body))
+
+    def forwarded_bytes(self, via: str) -> bytes:
+        """``bytes()`` of this message after ``decrement_max_forwards()`` and
+        ``push_via(via)``, without changing it (a stateless forward, §16.11)."""
+        headers = self.headers
         lines = headers.render_lines()
-        body = self._body
-        keys = headers._keys
-        i = keys.index("content-length") if "content-length" in keys else -1
+        i, value = self._max_forwards_after_hop()
         if i < 0:
-            lines.append(b"Content-Length: %d" % len(body))
+            lines.append(b"Max-Forwards: 70")
         else:
-            current = headers._objs[i]  # the parsed value of the line as it stands
-            if current.__class__ is not int:
-                try:
-                    current = parse_content_length(raw_value(lines[i]))
-                except ParseError:
-                    current = -1
-            if current != len(body):
-                name = headers.name_at(i).encode(ENCODING, ERRORS)
-                lines[i] = b"%s: %d" % (name, len(body))
-        return b"".join((self._start_line(), CRLF, CRLF.join(lines), CRLF, CRLF, body))
+            lines[i] = _max_forwards_line(lines[i], value)
+        self._set_content_length(lines)
+        top = headers.index("via")
+        lines.insert(top if top >= 0 else 0, Headers._line("Via", via))
+        return b"".join((self._start_line(), CRLF, CRLF.join(lines), CRLF, CRLF, self._body))
+
+    def _set_content_length(self, lines: list[bytes]) -> None:
+        """Make Content-Length in ``lines`` (the header lines in order, as they are now)
+        tell the body's real length, adding it at the end when absent."""
+        headers = self.headers
+        keys = headers._keys
+        length = len(self._body)
+        if "content-length" not in keys:
+            lines.append(b"Content-Length: %d" % length)
+            return
+        i = keys.index("content-length")
+        current = headers._objs[i]  # the parsed value of the line as it stands
+        if current.__class__ is not int:
+            try:
+                current = parse_content_length(raw_value(lines[i]))
+            except ParseError:
+                current = -1
+        if current != length:
+            name = headers.name_at(i).encode(ENCODING, ERRORS)
+            lines[i] = b"%s: %d" % (name, length)
 
     def copy(self) -> Message:
         """An independent copy (e.g. one per branch): header lines are shared bytes,
         parsed values are re-parsed on demand, so editing one never touches the other."""
         clone = self.__class__.__new__(self.__class__)
-        headers = self.headers
-        lines = headers.render_lines()
-        clone.headers = Headers._from_lines(list(headers._keys), lines)
-        # immutable parsed values (Content-Length, Max-Forwards, Call-ID) are shared
-        clone.headers._objs = [o if o.__class__ is int or o.__class__ is str else None
-                               for o in headers._objs]
+        clone.headers = self.headers.copy()
         clone._body = self._body
         clone._raw = b""
         clone._body_set = True
