@@ -75,8 +75,12 @@ def is_ip(host: str) -> bool:
 
 
 def _same_ip(via_host: str, source_host: str) -> bool:
-    a = _ip(normalize_host(via_host))
-    return a is not None and a == _ip(normalize_host(source_host))
+    via_host = normalize_host(via_host)
+    source_host = normalize_host(source_host)
+    a = _ip(via_host)
+    if a is None:
+        return False
+    return via_host == source_host or a == _ip(source_host)
 
 
 def stamp_received(via: Via, source: Address) -> bool:
@@ -134,12 +138,17 @@ def response_address(via: Via, source: Address | None = None) -> Address:
         return Address(transport, normalize_host(maddr), port)
     host = normalize_host(received or via.host)
     rport = via.rport
-    if rport is not None and received:
-        return Address(transport, host, rport)
-    if rport is not None and source is not None:
-        # A Via with rport=<port> but no received (we did not stamp it): RFC 3581 pairs
-        # the two, so fall back to the packet's source address.
-        return Address(transport, source.host, rport)
+    if rport is not None:
+        if received:
+            port = rport
+        elif source is not None:
+            # A Via with rport=<port> but no received (we did not stamp it): RFC 3581
+            # pairs the two, so fall back to the packet's source address.
+            host = source.host
+            port = rport
+    if source is not None and source.port == port and source.host == host and (
+            source.transport == transport and source.connection is None):
+        return source  # the usual answer: back where the request came from
     return Address(transport, host, port)
 
 
