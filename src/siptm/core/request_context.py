@@ -125,9 +125,11 @@ class RequestContext(RouteView):
             return None
         cell = ProxyTransaction(self.engine, uas, self.msg)
         cell.route_running = self.kind == "request" and not self.finished
-        for kind, name in self.pending_arming.items():
-            setattr(cell, f"{kind}_route", name)
-        cell.timing_changes.update(self.pending_timing)
+        if self.pending_arming:
+            for kind, name in self.pending_arming.items():
+                setattr(cell, f"{kind}_route", name)
+        if self.pending_timing:
+            cell.timing_changes.update(self.pending_timing)
         cell.flags = self.flags
         if self._avps is not None:
             cell.avps = self._avps

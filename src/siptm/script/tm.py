@@ -108,7 +108,7 @@ class Tm:
             host, flags = None, host
         if isinstance(port, str) and host is not None and not port.isdigit():
             port, flags = None, int(port, 0)  # t_relay("udp:h", "0x1")
-        return self._do("relay", target=_target(host, port), flags=flags)
+        return self._do("relay", _target(host, port), flags)
 
     def _relay_proto(self, proto: str, host: str | None, port: int | str | None) -> Result:
         self._allowed("t_relay")

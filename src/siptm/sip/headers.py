@@ -295,6 +295,13 @@ class Headers:
                 out[i] = self._line(self.name_at(i), _render_objects(objs))
         return out
 
+    def line_at(self, i: int) -> bytes:
+        """Header ``i``'s line as it is now (its parsed value rendered if it changed)."""
+        objs = self._objs[i]
+        if objs is not None and _objects_dirty(objs):
+            return self._line(self.name_at(i), _render_objects(objs))
+        return self._lines[i]
+
     def render_lines(self) -> list[bytes]:
         """The header lines as they are now (a new list the caller may change)."""
         out = self._rendered_changes()

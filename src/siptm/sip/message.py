@@ -17,9 +17,9 @@ from .values import (
     CSeq,
     NameAddress,
     Via,
+    cseq_of_line,
     line_tag,
     parse_content_length,
-    parse_cseq,
     parse_max_forwards,
     parse_name_addr,
     parse_name_addrs,
@@ -110,7 +110,15 @@ class Message:
 
     @property
     def cseq(self) -> CSeq | None:
-        return self._first("cseq", parse_cseq)
+        headers = self.headers
+        try:
+            i = headers._keys.index("cseq")
+        except ValueError:
+            return None
+        value = headers._objs[i]
+        if value is None:  # e.g. in a copy: read from the line's bytes
+            value = headers._objs[i] = cseq_of_line(headers._lines[i])
+        return value
 
     @property
     def call_id(self) -> str | None:
@@ -440,12 +448,11 @@ class Response(Message):
         """A response to ``request`` per RFC 3261 §8.2.6.2: Via, From, To, Call-ID and
         CSeq copied byte for byte; ``to_tag`` added to To when it has none."""
         src = request.headers
-        src_lines = src.render_lines()  # a Via given received/rport goes back with them
         keys: list[str] = []
         lines: list[bytes] = []
         for i, key in enumerate(src._keys):
             if key in _COPIED_TO_RESPONSE:
-                line = src_lines[i]
+                line = src.line_at(i)  # a Via given received/rport goes back with them
                 if key == "to" and to_tag and request.to_tag is None:
                     line = line.rstrip(b" \t") + b";tag=" + to_tag.encode(ENCODING, ERRORS)
                 keys.append(key)
