@@ -269,7 +269,12 @@ def _request(line: bytes) -> Request:
     return req
 
 
-def _response(line: bytes) -> Response:
+_STATUS_LINES: dict[bytes, tuple[int, str]] = {}  # status line -> (code, reason phrase)
+_STATUS_CACHE_LIMIT = 256
+_STATUS_LINE_MAX_LEN = 64  # longer lines are not remembered: the cache must stay small
+
+
+def _status_of(line: bytes) -> tuple[int, str]:
     parts = line.split(b" ", 2)
     if len(parts) < 2:
         raise ParseError("bad status line")
@@ -278,9 +283,17 @@ def _response(line: bytes) -> Response:
         raise ParseError("SIP version not supported", 505)
     if len(code) != 3 or not code.isdigit() or not b"100" <= code <= b"699":
         raise ParseError("bad status code")
+    return int(code), parts[2].decode("utf-8", "surrogateescape") if len(parts) == 3 else ""
+
+
+def _response(line: bytes) -> Response:
+    status = _STATUS_LINES.get(line)
+    if status is None:  # status lines come from a small set: each is read once
+        status = _status_of(line)
+        if len(_STATUS_LINES) < _STATUS_CACHE_LIMIT and len(line) <= _STATUS_LINE_MAX_LEN:
+            _STATUS_LINES[line] = status
     resp = Response.__new__(Response)
-    resp._status = int(code)
-    resp._reason = parts[2].decode("utf-8", "surrogateescape") if len(parts) == 3 else ""
+    resp._status, resp._reason = status
     resp.version = "SIP/2.0"
     return resp
 
