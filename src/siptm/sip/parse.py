@@ -83,8 +83,8 @@ _METHODS = {m.encode(): m for m in (
 # CSeq, Call-ID, From, To, Content-Length or -1, Max-Forwards or -1).
 _Shape = tuple[tuple[str, ...], int, int, int, int, int, int, int]
 _SHAPES: dict[tuple[bytes, ...], _Shape] = {}  # header names as written -> their layout
-_SHAPE_CACHE_LIMIT = 1024
-_SHAPE_MAX_HEADERS = 64  # longer layouts are not remembered: the cache must stay small
+_SHAPE_CACHE_LIMIT = 512
+_SHAPE_MAX_HEADERS = 40  # longer layouts are not remembered: the cache must stay small
 
 
 def _shape_of(keys: list[str]) -> _Shape:
