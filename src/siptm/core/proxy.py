@@ -590,6 +590,7 @@ class ProxyTransaction:
         self.batches += 1
         sent = 0
         error = E_NO_DEST
+        base_uri = base.uri_text
         for position, target in enumerate(targets):
             index = len(self.branches)
             request = base.copy()
@@ -603,6 +604,9 @@ class ProxyTransaction:
             branch = Branch(index, uri_text, request)
             branch.flags = target.flags
             branch.du = target.du
+            # while the copy is the route's message unchanged, the next hop is read from
+            # that message (its R-URI and Route set parsed once, maybe by the script)
+            routing = base if uri_text == base_uri and route is None else request
             if route is not None:
                 if runner.branch_route(BranchContext(self, branch, now), route):
                     continue  # dropped in the branch route
@@ -611,7 +615,7 @@ class ProxyTransaction:
                 if fixed is not None and not branch.du:
                     dest = fixed
                 else:
-                    dest = ctx.next_hop(request, proto, branch.du)
+                    dest = ctx.next_hop(routing, proto, branch.du)
                 listener = engine.identity.listener_for(dest.transport)
             except ParseError:  # a malformed Route
                 error = E_BAD_MSG
@@ -620,7 +624,8 @@ class ProxyTransaction:
                 error = E_BAD_DEST
                 continue
             branch.dest = dest
-            forward.apply_strict_route(request)
+            if forward.next_hop_is_strict_router(routing):
+                forward.apply_strict_route(request)
             request.decrement_max_forwards()
             if shares is not None:
                 branch.breadth = shares[position]

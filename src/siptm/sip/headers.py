@@ -50,8 +50,8 @@ def raw_value(line: bytes) -> str:
 
 
 def _render_objects(objs: Any) -> str:
-    if isinstance(objs, list):
-        return ", ".join(str(o) for o in objs)
+    if objs.__class__ is list:
+        return ", ".join(map(str, objs))
     return str(objs)
 
 
@@ -292,14 +292,23 @@ class Headers:
         out = self._lines.copy()
         for i, objs in enumerate(self._objs):
             if objs is not None and _objects_dirty(objs):
-                out[i] = self._line(self.name_at(i), _render_objects(objs))
+                out[i] = self._rendered_line(i, objs)
         return out
+
+    def _rendered_line(self, i: int, objs: Any) -> bytes:
+        """Header ``i``'s line with its changed parsed value rendered (the name kept as
+        written)."""
+        value = _render_objects(objs)
+        if "\r" in value or "\n" in value:
+            raise ValueError("header value contains a line break")
+        line = self._lines[i]
+        return b"%s: %s" % (line[:line.index(b":")].strip(), value.encode(ENCODING, ERRORS))
 
     def line_at(self, i: int) -> bytes:
         """Header ``i``'s line as it is now (its parsed value rendered if it changed)."""
         objs = self._objs[i]
         if objs is not None and _objects_dirty(objs):
-            return self._line(self.name_at(i), _render_objects(objs))
+            return self._rendered_line(i, objs)
         return self._lines[i]
 
     def render_lines(self) -> list[bytes]:
