@@ -259,3 +259,19 @@ def test_bad_cseq_lines_fail_both_ways(line):
 
     with pytest.raises(ParseError):
         cseq_of_line(line)
+
+
+def test_line_at_and_copy_see_a_changed_value_as_it_is_now():
+    msg = parse(INVITE.replace(b"Via:", b"v :"))
+    headers = msg.headers
+    i = headers.index("via")
+    assert headers.line_at(i) == headers._lines[i]  # untouched: the bytes as received
+    msg.via.params["received"] = "192.0.2.7"
+    assert headers.line_at(i).startswith(b"v: SIP/2.0/UDP ")
+    assert headers.line_at(i).endswith(b";received=192.0.2.7")
+    copy = headers.copy()
+    assert copy.render_lines() == headers.render_lines()
+    copy.add("X-Only-In-Copy", "1")
+    msg.via.params["received"] = "192.0.2.8"  # the copy keeps what it was given
+    assert b"X-Only-In-Copy" not in b"".join(headers.render_lines())
+    assert copy.line_at(i).endswith(b";received=192.0.2.7")
