@@ -300,3 +300,40 @@ def test_header_name_cache_stays_small(monkeypatch):
         msg = parse(with_header(name + b": v"))
         assert msg.headers.get(name.decode()) == "v"
     assert sum(len(name) for name in cache) < 4096 * 100
+
+
+def test_header_layout_cache_stays_small(monkeypatch):
+    """Each distinct sequence of header names is remembered, up to a bound; a peer
+    sending ever new layouts fills it, and every message still parses right."""
+    module = importlib.import_module("siptm.sip.parse")
+    cache: dict = {}
+    monkeypatch.setattr(module, "_SHAPES", cache)
+    for i in range(module._SHAPE_CACHE_LIMIT + 200):  # known names in ever new orders
+        extra = b"\r\n".join(b"Subject: %d" % j if i >> j & 1 else b"Accept: %d" % j
+                              for j in range(10))
+        msg = parse(with_header(extra))
+        assert len(msg.headers.get_all("Subject")) == bin(i).count("1")
+        assert msg.call_id
+    assert len(cache) == module._SHAPE_CACHE_LIMIT
+    long_layout = b"\r\n".join(b"X-L%d: v" % j for j in range(module._SHAPE_MAX_HEADERS + 5))
+    cache.clear()
+    assert parse(with_header(long_layout)).headers.get("X-L44") == "v"
+    assert not cache  # too many headers to be remembered
+
+
+def test_status_line_cache_stays_small(monkeypatch):
+    module = importlib.import_module("siptm.sip.parse")
+    cache: dict = {}
+    monkeypatch.setattr(module, "_STATUS_LINES", cache)
+    base = (b"Via: SIP/2.0/UDP host.example.com;branch=z9hG4bK-1\r\n"
+            b"From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=2\r\n"
+            b"Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    for i in range(module._STATUS_CACHE_LIMIT + 100):
+        reason = b"Busy %d" % i + (b"x" * 80 if i % 2 else b"")
+        msg = parse(b"SIP/2.0 486 " + reason + b"\r\n" + base)
+        assert msg.status == 486 and msg.reason == reason.decode()
+    assert len(cache) <= module._STATUS_CACHE_LIMIT
+    assert all(len(line) <= module._STATUS_LINE_MAX_LEN for line in cache)
+    with pytest.raises(ParseError):  # a bad status line is never remembered as good
+        parse(b"SIP/2.0 99 Odd\r\n" + base)
+    assert b"SIP/2.0 99 Odd" not in cache
