@@ -423,6 +423,24 @@ def test_forward_to_a_strict_router_leaves_the_routes_message_as_it_was():
     assert sent.msg.max_forwards == 69 and len(sent.msg.vias) == 2
 
 
+def test_the_next_hop_follows_the_request_uri_as_the_script_left_it():
+    ports = iter((5091, 5092))
+    router = Router()
+
+    @router.request
+    def route(msg, tm):
+        if msg.method == "OPTIONS":
+            msg.uri.port = next(ports)  # edited part by part: its text is a rendering
+        tm.t_relay()
+
+    h = ProxyHarness(router)
+    for n in range(2):
+        h.inject(make_request("OPTIONS", ruri="sip:bob@192.0.2.9", branch=f"z9hG4bKe{n}"), UAC)
+    h.inject(make_request("MESSAGE", ruri="sip:bob@192.0.2.9:5091", branch="z9hG4bKe2"), UAC)
+    dests = [s.dest.port for s in h.take_sent() if s.dest.host == "192.0.2.9"]
+    assert dests == [5091, 5092, 5091]
+
+
 def test_t_relay_return_codes_for_bad_messages_are_minus_2():
     results: list[int] = []
     router = Router()

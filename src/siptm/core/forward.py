@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..net import Address
 from ..sip import NameAddress, Request, SipUri, Via, parse_name_addrs, parse_uri
 from ..sip.params import new_params
-from .sip_transport import default_port, normalize_host
+from .sip_transport import UnsupportedTransport, default_port, normalize_host, uri_address
 
 BRANCH_COOKIE = "z9hG4bK"
 BRANCH_PREFIX = BRANCH_COOKIE + "st"  # our branches: z9hG4bKst<loop-hash>.<unique>
@@ -148,15 +149,35 @@ def record_route(request: Request, listener: Address, extra_params: str = "") ->
     request.headers.prepend("Record-Route", record_route_value(listener, extra_params))
 
 
-def next_hop_uri(request: Request, destination_uri: str | None) -> object:
+def next_hop_address(request: Request, destination_uri: str | None,
+                     force_transport: str | None = None) -> Address:
     """Where the branch goes (§16.6 step 7): ``$du`` if set, else the top Route, else
-    the Request-URI."""
+    the Request-URI. ParseError when that URI is malformed; UnsupportedTransport (a
+    ValueError) when it is no SIP URI or names a transport we cannot use."""
     if destination_uri:
-        return parse_uri(destination_uri)
+        return uri_text_address(destination_uri, force_transport)
     routes = request.routes
     if routes:
-        return routes[0].uri
-    return request.uri
+        return _sip_uri_address(routes[0].uri, force_transport)
+    if request.uri_edited:
+        return _sip_uri_address(request.uri, force_transport)
+    return uri_text_address(request.uri_text, force_transport)
+
+
+@lru_cache(maxsize=4096)
+def uri_text_address(text: str, force_transport: str | None = None) -> Address:
+    """The next hop for a request sent to the URI ``text`` (see :func:`uri_address`).
+
+    A pure function of the text, remembered for the last 4096 texts: a proxy sends to
+    the same targets again and again (a dialog's remote target for each in-dialog
+    request, a trunk, the next proxy's ``$du``). Errors are not remembered."""
+    return _sip_uri_address(parse_uri(text), force_transport)
+
+
+def _sip_uri_address(uri: object, force_transport: str | None) -> Address:
+    if not isinstance(uri, SipUri):
+        raise UnsupportedTransport("not a SIP URI")
+    return uri_address(uri, force_transport=force_transport)
 
 
 def next_hop_is_strict_router(request: Request) -> bool:

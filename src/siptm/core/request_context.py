@@ -107,14 +107,10 @@ class RequestContext(RouteView):
         destination)."""
         if du:
             try:
-                uri = forward.next_hop_uri(request, du)
+                return forward.next_hop_address(request, du, proto)
             except ParseError as exc:
                 raise ValueError(f"bad destination URI: {exc}") from None
-        else:
-            uri = forward.next_hop_uri(request, None)
-        if not isinstance(uri, SipUri):
-            raise UnsupportedTransport("not a SIP URI")
-        return uri_address(uri, force_transport=proto)
+        return forward.next_hop_address(request, None, proto)
 
     # --- transactions -----------------------------------------------------------------
     def _ensure_cell(self) -> ProxyTransaction | None:

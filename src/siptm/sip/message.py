@@ -364,6 +364,13 @@ class Request(Message):
         self._start_set = True
 
     @property
+    def uri_edited(self) -> bool:
+        """The parsed Request-URI was changed part by part (``uri.host = ...``): its
+        text is a rendering of those parts, not what was received or assigned."""
+        uri = self._uri
+        return uri is not None and uri.dirty
+
+    @property
     def uri_text(self) -> str:
         """The Request-URI as text, without parsing it."""
         uri = self._uri
