@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .frozen import fast_frozen
+
 TRANSPORTS = ("udp", "tcp", "tls")
 RELIABLE = frozenset(("tcp", "tls"))
 
 
+@fast_frozen
 @dataclass(frozen=True, slots=True)
 class Address:
     """Where a message came from or goes to.

@@ -8,10 +8,11 @@ The runtime performs :class:`Send`; everything else goes to the transaction user
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
+from ..frozen import fast_frozen
 from ..net import Address
 from ..sip import Request, Response
 from .timers import TimerName
@@ -43,6 +44,7 @@ class SendKind(IntEnum):
     STATELESS = 6  # sent for the TU outside any transaction (e.g. a 2xx's ACK)
 
 
+@fast_frozen
 @dataclass(frozen=True, slots=True)
 class Send:
     """Send ``data`` to ``destination``. If the send fails, report it back with
@@ -54,6 +56,7 @@ class Send:
     kind: SendKind
 
 
+@fast_frozen
 @dataclass(frozen=True, slots=True)
 class DeliverRequest:
     """A request for the transaction user.
@@ -70,6 +73,7 @@ class DeliverRequest:
     source: Address
 
 
+@fast_frozen
 @dataclass(frozen=True, slots=True)
 class DeliverResponse:
     """A response for the transaction user: ``tx`` is the client transaction it
@@ -81,6 +85,7 @@ class DeliverResponse:
     source: Address
 
 
+@fast_frozen
 @dataclass(frozen=True, slots=True)
 class Timeout:
     """A timer ran out: B, F (no final reply; RFC 4320: the layer never answers 408
@@ -92,6 +97,7 @@ class Timeout:
     timer: TimerName
 
 
+@fast_frozen
 @dataclass(frozen=True, slots=True)
 class TransportError:
     """A send that belonged to ``tx`` failed (reported by the runtime)."""
@@ -101,29 +107,12 @@ class TransportError:
     reason: str
 
 
+@fast_frozen
 @dataclass(frozen=True, slots=True)
 class Terminated:
     """``tx`` reached Terminated and left the table (nothing matches it any more)."""
 
     tx: Any
 
-
-def _fast_init(cls: type) -> None:
-    """Give a frozen slotted dataclass an ``__init__`` that fills its slots through
-    their descriptors: the same object, half the cost of ``object.__setattr__`` per
-    field (effects are made on every message). It stays frozen: assigning a field
-    afterwards still raises ``FrozenInstanceError``."""
-    names = [f.name for f in fields(cls)]
-    namespace = {f"_set_{name}": getattr(cls, name).__set__ for name in names}
-    body = "".join(f"    _set_{name}(self, {name})\n" for name in names)
-    exec(f"def __init__(self, {', '.join(names)}):\n{body}", namespace)
-    init = namespace["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__
-    cls.__init__ = init  # type: ignore[misc]
-
-
-for _cls in (Send, DeliverRequest, DeliverResponse, Timeout, TransportError, Terminated):
-    _fast_init(_cls)
 
 Effect = Send | DeliverRequest | DeliverResponse | Timeout | TransportError | Terminated

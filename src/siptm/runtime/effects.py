@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..frozen import fast_frozen
 from ..net import Address
 
 __all__ = ["EffectDispatcher", "EffectHandler", "OnDone", "OnSendError", "RunCoroutine", "Send"]
@@ -25,6 +26,7 @@ OnSendError = Callable[[Address, str, float], "Iterable[object] | None"]
 OnDone = Callable[[Any, "BaseException | None", float], "Iterable[object] | None"]
 
 
+@fast_frozen
 @dataclass(frozen=True, slots=True)
 class Send:
     """Send ``data`` to ``dest``.
@@ -41,7 +43,6 @@ class Send:
     dest: Address
     local: Address | None = None
     on_error: OnSendError | None = None
-
 
 
 @dataclass(frozen=True, slots=True, eq=False)
