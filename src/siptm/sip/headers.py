@@ -280,7 +280,10 @@ class Headers:
 
     def _any_dirty(self) -> bool:
         for objs in self._objs:
-            if objs is not None and _objects_dirty(objs):
+            if objs is None:
+                continue
+            cls = objs.__class__
+            if cls is not int and cls is not str and _objects_dirty(objs):
                 return True
         return False
 
@@ -320,11 +323,20 @@ class Headers:
         """An independent copy: the lines as they are now (shared bytes), the immutable
         parsed values (Content-Length, Max-Forwards, Call-ID) shared, every other one
         parsed again on demand, so editing one copy never touches the other."""
-        lines = self._rendered_changes()
+        lines = self._lines.copy()
+        shared = self._objs.copy()
+        for i, objs in enumerate(self._objs):
+            if objs is None:
+                continue
+            cls = objs.__class__
+            if cls is int or cls is str:
+                continue
+            shared[i] = None
+            if _objects_dirty(objs):
+                lines[i] = self._rendered_line(i, objs)
         clone = Headers.__new__(Headers)
         clone._keys = self._keys.copy()
-        clone._lines = self._lines.copy() if lines is None else lines
-        clone._objs = [o if o.__class__ is int or o.__class__ is str else None
-                       for o in self._objs]
+        clone._lines = lines
+        clone._objs = shared
         clone.modified = False
         return clone
