@@ -31,6 +31,9 @@ from .timers import TimerConfig, TimerQueue
 
 _LINE_NAME = re.compile(rb"^([A-Za-z.!%*_+`'~-]+)[ \t]*:", re.M)
 _RESPONSE_HEADERS = {b"via", b"v", b"from", b"f", b"to", b"t", b"call-id", b"i", b"cseq"}
+_SEND, _DELIVER_REQUEST, _DELIVER_RESPONSE, _TERMINATED = (
+    tx_effects.Send, tx_effects.DeliverRequest, tx_effects.DeliverResponse, tx_effects.Terminated)
+_FINAL_CLASS_COUNTERS = (None, None, "x2xx", "x3xx", "x4xx", "x5xx", "x6xx")
 
 
 class TmStats:
@@ -46,7 +49,7 @@ class TmStats:
     def count_final(self, status: int) -> None:
         klass = status // 100
         if 2 <= klass <= 6:
-            name = f"x{klass}xx"
+            name = _FINAL_CLASS_COUNTERS[klass]
             setattr(self, name, getattr(self, name) + 1)
 
     def as_dict(self) -> dict[str, int]:
@@ -100,7 +103,8 @@ class Engine:
 
     # --- the runtime's interface ------------------------------------------------------------
     def take_effects(self) -> list[Any]:
-        self.process(self.layer.drain(), None)
+        if self.layer._out:
+            self.process(self.layer.drain(), None)
         out = self._out
         self._out = []
         return out
@@ -119,7 +123,8 @@ class Engine:
             for target, kind in self.timers.pop_due(now):
                 self.timers_running -= 1
                 target.on_proxy_timer(kind, now)
-            self.process(self.layer.drain(), now)
+            if self.layer._out:
+                self.process(self.layer.drain(), now)
         return self.take_effects()
 
     def transport_error(self, dest: Address, error: str, now: float) -> list[Any]:
@@ -146,33 +151,35 @@ class Engine:
     # --- events of the transaction layer --------------------------------------------------
     def process(self, events: list[Any], now: float | None, local: Address | None = None
                 ) -> None:
-        for event in events:
-            kind = type(event)
-            if kind is tx_effects.Send:
-                self._send_tx(event)
-            elif kind is tx_effects.DeliverRequest:
-                self._route_request(event, now, local)
-            elif kind is tx_effects.DeliverResponse:
-                self._deliver_response(event, now)
-            elif kind is tx_effects.Timeout:
-                owner = event.tx.owner
-                if isinstance(owner, ProxyTransaction):
-                    owner.on_timeout(event.tx, event.timer, now)
-                elif event.tx.is_server and event.tx.last_status < 200:
-                    self.layer.reply(event.tx, 408, now, "Request Timeout")
-            elif kind is tx_effects.TransportError:
-                owner = event.tx.owner
-                if isinstance(owner, ProxyTransaction):
-                    owner.on_transport_error(event.tx, now)
-            elif kind is tx_effects.Terminated:
-                self._locals.pop(id(event.tx), None)
-                # tx.owner <-> cell is a reference cycle: cut it so reference counting,
-                # not the cyclic GC, frees a finished call.
-                event.tx.owner = None
-        # effects queued by the calls above come out with the next drain
-        more = self.layer.drain()
-        if more:
-            self.process(more, now, local)
+        layer = self.layer
+        while True:
+            for event in events:
+                kind = type(event)
+                if kind is _SEND:
+                    self._send_tx(event)
+                elif kind is _DELIVER_REQUEST:
+                    self._route_request(event, now, local)
+                elif kind is _DELIVER_RESPONSE:
+                    self._deliver_response(event, now)
+                elif kind is _TERMINATED:
+                    self._locals.pop(id(event.tx), None)
+                    # tx.owner <-> cell is a reference cycle: cut it so reference
+                    # counting, not the cyclic GC, frees a finished call.
+                    event.tx.owner = None
+                elif kind is tx_effects.Timeout:
+                    owner = event.tx.owner
+                    if isinstance(owner, ProxyTransaction):
+                        owner.on_timeout(event.tx, event.timer, now)
+                    elif event.tx.is_server and event.tx.last_status < 200:
+                        layer.reply(event.tx, 408, now, "Request Timeout")
+                elif kind is tx_effects.TransportError:
+                    owner = event.tx.owner
+                    if isinstance(owner, ProxyTransaction):
+                        owner.on_transport_error(event.tx, now)
+            # effects queued by the calls above come out with the next drain
+            if not layer._out:
+                return
+            events = layer.drain()
 
     def _send_tx(self, event: tx_effects.Send) -> None:
         tx = event.tx
