@@ -415,7 +415,7 @@ class TransactionLayer:
         if not tag:
             return None
         for tx in self.table.server_by_dialog.get(dialog_key(ack), ()):
-            if tx.is_invite and tag in tx.to_tags_2xx():
+            if tx.is_invite and tx.sent_2xx_tagged(tag):
                 return tx
         return None
 
