@@ -159,6 +159,7 @@ class Server:
         self._send = self.transports.send
         self._direct_send = self.effects.handler_for(Send) == self._do_send
         self._receive = self.engine.receive
+        self._next_deadline = self.engine.next_deadline
         self._time = loop.time
         self._rearm()
         log.info("worker %d ready: listening on %s (%s loop)", self.worker_id,
@@ -311,7 +312,7 @@ class Server:
     # --- the timer --------------------------------------------------------------------------
     def _rearm(self) -> None:
         try:
-            deadline = self.engine.next_deadline()  # type: ignore[union-attr]
+            deadline = self._next_deadline()
         except Exception:
             self._errors.exception("engine failed in next_deadline")
             return
