@@ -10,6 +10,7 @@ any header survives a round trip.
 from __future__ import annotations
 
 import re
+from bisect import insort
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,22 +76,29 @@ class Headers:
     as written; ``items()`` yields ``(name, value)`` pairs.
     """
 
-    __slots__ = ("_keys", "_lines", "_objs", "modified")
+    __slots__ = ("_keys", "_lines", "_objs", "_removed_spans", "modified")
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
         self._keys: list[str] = []
         self._lines: list[bytes] = []
         self._objs: list[Any] = []
+        self._removed_spans: list[tuple[int, int]] | None = None
         self.modified = False
         for name, value in items or ():
             self.add(name, value)
 
     @classmethod
-    def _from_lines(cls, keys: list[str], lines: list[bytes]) -> Headers:
+    def _from_lines(cls, keys: list[str], lines: list[bytes], verbatim: bool = False) -> Headers:
+        """Headers over parsed lines; ``verbatim`` when ``lines`` joined with CRLF are
+        the received header block byte for byte. Then, while removing whole lines is
+        the only change, ``_removed_spans`` tells where the removed lines were in that
+        block: sorted ``(start, end)`` byte offsets, each line with its CRLF (None
+        once anything else changed, or for headers that were not verbatim)."""
         headers = cls.__new__(cls)
         headers._keys = keys
         headers._lines = lines
         headers._objs = [None] * len(keys)
+        headers._removed_spans = [] if verbatim else None
         headers.modified = False
         return headers
 
@@ -188,6 +196,7 @@ class Headers:
         self._lines.insert(index, line)
         self._objs.insert(index, parsed)
         self.modified = True
+        self._removed_spans = None
 
     def add(self, name: str, value: str, parsed: Any = None) -> None:
         """Append a header after all others."""
@@ -199,11 +208,28 @@ class Headers:
         self.insert(0 if i < 0 else i, name, value, parsed)
 
     def replace_at(self, i: int, value: str, parsed: Any = None) -> None:
-        self._lines[i] = self._line(self.name_at(i), value)
+        self.replace_line_at(i, self._line(self.name_at(i), value), parsed)
+
+    def replace_line_at(self, i: int, line: bytes, parsed: Any = None) -> None:
+        """Replace header ``i`` by a whole line the caller built (``name: value``)."""
+        self._lines[i] = line
         self._objs[i] = parsed
         self.modified = True
+        self._removed_spans = None
 
     def delete_at(self, i: int) -> None:
+        spans = self._removed_spans
+        if spans is not None:
+            line = self._lines[i]
+            start = sum(map(len, self._lines[:i])) + 2 * i if i else 0
+            if not spans:
+                spans.append((start, start + len(line) + 2))
+            else:
+                for removed_start, removed_end in spans:  # to an offset in the received block
+                    if removed_start > start:
+                        break
+                    start += removed_end - removed_start
+                insort(spans, (start, start + len(line) + 2))
         del self._keys[i]
         del self._lines[i]
         del self._objs[i]
@@ -338,5 +364,6 @@ class Headers:
         clone._keys = self._keys.copy()
         clone._lines = lines
         clone._objs = shared
+        clone._removed_spans = None
         clone.modified = False
         return clone

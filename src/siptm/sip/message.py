@@ -235,9 +235,7 @@ class Message:
         if i < 0:
             headers.add("Max-Forwards", "70", 70)
             return 70
-        headers._lines[i] = _max_forwards_line(headers._lines[i], value)
-        headers._objs[i] = value
-        headers.modified = True
+        headers.replace_line_at(i, _max_forwards_line(headers._lines[i], value), value)
         return value
 
     def _max_forwards_after_hop(self) -> tuple[int, int]:
@@ -266,11 +264,32 @@ class Message:
         headers = self.headers
         lines = headers._rendered_changes()
         if lines is None:
-            if not (self._body_set or headers.modified or self._start_changed()):
-                return self._raw
+            if not (self._body_set or self._start_changed()):
+                if not headers.modified:
+                    return self._raw
+                spans = headers._removed_spans
+                if spans and "content-length" in headers._keys:
+                    return self._raw_without(spans)
             lines = headers._lines.copy()
         self._set_content_length(lines)
         return b"".join((self._start_line(), CRLF, CRLF.join(lines), CRLF, CRLF, self._body))
+
+    def _raw_without(self, spans: list[tuple[int, int]]) -> bytes:
+        """The received bytes with the header lines at ``spans`` (offsets in the header
+        block) cut out: what re-assembling the remaining lines would give, when the
+        received bytes are canonical and nothing else changed."""
+        raw = self._raw
+        block = raw.index(CRLF) + 2
+        if len(spans) == 1:  # the usual case: the top Via of a response
+            start, end = spans[0]
+            return raw[:block + start] + raw[block + end:]
+        pieces = []
+        kept_from = 0
+        for start, end in spans:
+            pieces.append(raw[kept_from:block + start])
+            kept_from = block + end
+        pieces.append(raw[kept_from:])
+        return b"".join(pieces)
 
     def forwarded_bytes(self, via: str) -> bytes:
         """``bytes()`` of this message after ``decrement_max_forwards()`` and

@@ -105,21 +105,23 @@ def _shape_of(keys: list[str]) -> _Shape:
             first["to"], first.get("content-length", -1), first.get("max-forwards", -1))
 
 
-def _index_headers(head: bytes) -> tuple[list[bytes], _Shape]:
-    """Split the header block into (start line + header lines, their layout).
+def _index_headers(head: bytes) -> tuple[list[bytes], _Shape, bool]:
+    """Split the header block into (start line + header lines, their layout, whether
+    every line ended in CRLF: then the lines joined with CRLF are ``head`` exactly).
 
     The fast path (no folding, every name already known) costs a split, one regex scan
     and a dict lookup of the layout by the names as written; anything unusual goes
     through the careful line-by-line loop.
     """
     lines = head.split(b"\r\n")
-    if head.count(b"\n") == len(lines) - 1:  # every line ends in CRLF
+    crlf_only = head.count(b"\n") == len(lines) - 1
+    if crlf_only:
         names = _NAME_RE.findall(head)
         if len(names) == len(lines) - 1:
             layout = tuple(names)
             shape = _SHAPES.get(layout)
             if shape is not None:
-                return lines, shape
+                return lines, shape, True
             try:
                 keys = [_NAME_CACHE[name] for name in names]
             except KeyError:
@@ -128,7 +130,7 @@ def _index_headers(head: bytes) -> tuple[list[bytes], _Shape]:
                 shape = _shape_of(keys)
                 if len(_SHAPES) < _SHAPE_CACHE_LIMIT and len(names) <= _SHAPE_MAX_HEADERS:
                     _SHAPES[layout] = shape
-                return lines, shape
+                return lines, shape, True
     else:
         lines = _LINE_SPLIT.split(head)
     keys = []
@@ -155,7 +157,7 @@ def _index_headers(head: bytes) -> tuple[list[bytes], _Shape]:
         out.append(line)
     for i, pieces in folded.items():  # (appending to bytes line by line was quadratic)
         out[i] = b"\r\n".join(pieces)
-    return out, _shape_of(keys)
+    return out, _shape_of(keys), crlf_only
 
 
 def _int_value(line: bytes, max_digits: int, error: str) -> int:
@@ -192,10 +194,14 @@ def _parse(data: bytes) -> Request | Response:
             body_start = len(data)
     if not head:
         raise ParseError("empty message")
-    lines, shape = _index_headers(head)
+    lines, shape, crlf_only = _index_headers(head)
     key_tuple, vi, ci, ii, fi, ti, li, mi = shape
     hlines = lines[1:]
-    headers = Headers._from_lines(list(key_tuple), hlines)
+    # The received bytes are the message's canonical form (start line, headers and the
+    # empty line each ending in CRLF, the body framed by Content-Length): removing a
+    # header may then just cut its line out of them.
+    verbatim = crlf_only and end >= 0 and li >= 0
+    headers = Headers._from_lines(list(key_tuple), hlines, verbatim)
     objs = headers._objs
 
     # Body, framed by Content-Length when present (RFC 3261 §18.3).
