@@ -44,7 +44,9 @@ class TransactionTable:
         self._mask = size - 1
         self._labels = [0] * size
         self._loads = [0] * size
-        self._by_id: dict[tuple[int, int], Any] = {}
+        # keyed by label * size + hash_index: an int (hashes to itself, compares in one
+        # step) instead of a (hash_index, label) tuple built for every insert and removal
+        self._by_id: dict[int, Any] = {}
         self.server_by_key: dict[ServerKey, Any] = {}
         self.server_by_dialog: dict[DialogKey, list[Any]] = {}
         self.client_by_key: dict[tuple[str, str], Any] = {}
@@ -62,13 +64,14 @@ class TransactionTable:
         self._loads[index] += 1
         tx.hash_index = index
         tx.label = label
-        self._by_id[(index, label)] = tx
+        self._by_id[label * self.size + index] = tx
 
     def remove(self, tx: Any) -> bool:
         """Take ``tx`` out of the table (idempotent); True if it was there."""
-        if self._by_id.pop((tx.hash_index, tx.label), None) is None:
+        index = tx.hash_index
+        if self._by_id.pop(tx.label * self.size + index, None) is None:
             return False
-        self._loads[tx.hash_index] -= 1
+        self._loads[index] -= 1
         return True
 
     def get(self, ident: str | tuple[int, int]) -> Any:
@@ -78,7 +81,10 @@ class TransactionTable:
             if not sep or not index.isdigit() or not label.isdigit():
                 return None
             ident = (int(index), int(label))
-        return self._by_id.get(ident)
+        index, label = ident
+        if not 0 <= index < self.size:
+            return None
+        return self._by_id.get(label * self.size + index)
 
     # --- matching indices ------------------------------------------------------------
     def add_server(self, tx: Any) -> None:
@@ -93,26 +99,31 @@ class TransactionTable:
             else:
                 bucket.append(tx)
 
+    # The drops pop first and put back what belongs to another transaction (rare: a
+    # reused branch, a shared dialog key): one lookup of the key instead of two.
     def drop_server(self, tx: Any) -> None:
         key = tx.key
-        if key is not None and self.server_by_key.get(key) is tx:
-            del self.server_by_key[key]
+        if key is not None:
+            found = self.server_by_key.pop(key, None)
+            if found is not tx and found is not None:
+                self.server_by_key[key] = found
         dialog = tx.dialog
         if dialog is not None:
-            bucket = self.server_by_dialog.get(dialog)
-            if bucket is not None and tx in bucket:
-                if len(bucket) == 1:
-                    del self.server_by_dialog[dialog]
-                else:
+            bucket = self.server_by_dialog.pop(dialog, None)
+            if bucket is not None:
+                if tx in bucket:
                     bucket.remove(tx)
+                if bucket:
+                    self.server_by_dialog[dialog] = bucket
 
     def add_client(self, tx: Any) -> None:
         self.client_by_key[(tx.branch, tx.method)] = tx
 
     def drop_client(self, tx: Any) -> None:
         key = (tx.branch, tx.method)
-        if self.client_by_key.get(key) is tx:
-            del self.client_by_key[key]
+        found = self.client_by_key.pop(key, None)
+        if found is not tx and found is not None:
+            self.client_by_key[key] = found
 
     # --- statistics -------------------------------------------------------------------
     @property
