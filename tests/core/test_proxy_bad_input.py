@@ -191,3 +191,37 @@ def test_a_branch_reply_with_a_broken_via_stack_is_answered_502():
     bad_gateway = h.take_one(UAC)
     assert (bad_gateway.status, bad_gateway.reason) == (502, "Bad Gateway")
     assert h.runner.route_errors == 0
+
+
+
+def relay_180_with_vias_below_the_callers(lower_vias: list[bytes]) -> list:
+    """What the proxy sends when the callee's 180 carries ``lower_vias`` under the
+    caller's Via."""
+    h = ProxyHarness(load_router(None))
+    h.inject(make_request("INVITE"), UAC)
+    h.take(UAC)
+    lines = make_response(h.take_one(UAS), 180).split(b"\r\n")
+    caller = next(i for i, line in enumerate(lines)
+                  if line.startswith(b"Via: SIP/2.0/UDP 192.0.2.1"))
+    lines[caller + 1:caller + 1] = lower_vias
+    h.inject(b"\r\n".join(lines), UAS)
+    return h.take_sent()
+
+
+@pytest.mark.parametrize("lower_vias", [
+    [b"Via: /2.0/UDP x"],  # the Via right below the caller's
+    [b"Via: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bKok", b"Via: /2.0/UDP x"],  # one further down
+    [b"Via: SIP/2.0/UDP 192.0.2.7:99999;branch=z9hG4bKport"],  # a port out of range
+    [b"Via: SIP/2.0/UDP 192.0.2.7;branch=z9hG4bKok, SIP/2.0/UDP"],  # a broken second value
+])
+def test_a_provisional_with_any_malformed_via_left_is_not_relayed(lower_vias):
+    assert relay_180_with_vias_below_the_callers(lower_vias) == []
+
+
+def test_a_provisional_whose_lower_vias_are_unusual_but_valid_is_relayed():
+    [relayed] = relay_180_with_vias_below_the_callers([
+        b'v:  SIP / 2.0 / TCP [2001:db8::1]:5061 ;branch=z9hG4bKx ;x="a b"',
+        b"Via: SIP/2.0/UDP a.example.com, SIP/2.0/UDP b.example.com",
+    ])
+    assert relayed.dest == UAC and parse(relayed.data).status == 180
+    assert len(parse(relayed.data).vias) == 4

@@ -367,3 +367,29 @@ def test_malformed_lazy_header_fails_only_when_read():
         msg.pop_route()
     msg.decrement_max_forwards()
     assert b"\r\nRoute: <sip:p1.example.com;lr\r\n" in bytes(msg)
+
+
+@pytest.mark.parametrize("vias", [
+    [],
+    ["SIP/2.0/UDP a.example.com;branch=z9hG4bK1"],
+    ["SIP/2.0/UDP a.example.com:5060;branch=z9hG4bK1;received=192.0.2.1;rport=5062"],
+    ["SIP/2.0/UDP a.example.com:65536;branch=z9hG4bK1"],
+    ["SIP/2.0/UDP a.example.com;branch=z9hG4bK1", "/2.0/UDP x"],
+    ["SIP/2.0/UDP a.example.com, SIP/2.0/TCP b.example.com;branch=z9hG4bK2"],
+    ["SIP/2.0/UDP a.example.com,"],
+    ["sip / 2.0 / udp [2001:db8::1] : 5060 ; branch = z9hG4bK1"],
+    ['SIP/2.0/UDP a.example.com;x="quoted value"'],
+    ["SIP/2.0/UDP a.example.com;branch="],
+])
+def test_has_valid_vias_tells_what_reading_every_via_tells(vias):
+    data = build({"via": "SIP/2.0/UDP proxy.example.com;branch=z9hG4bKtop"},
+                 start=b"SIP/2.0 200 OK")
+    lines = data.split(b"\r\n")
+    lines[2:2] = [b"Via: " + value.encode() for value in vias]
+    msg = parse(b"\r\n".join(lines))
+    msg.pop_via()
+    try:
+        expected = bool(msg.copy().vias)
+    except ParseError:
+        expected = False
+    assert msg.has_valid_vias() is expected

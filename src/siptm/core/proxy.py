@@ -207,9 +207,9 @@ class ProxyTransaction:
         status = response.status
         try:
             response.pop_via()
-            if not response.vias:
-                return False
         except ParseError:
+            return False
+        if not response.has_valid_vias():
             return False
         engine = self.engine
         if engine.layer.respond(self.uas, response, now):

@@ -18,6 +18,7 @@ from .values import (
     NameAddress,
     Via,
     cseq_of_line,
+    is_plain_via_line,
     line_tag,
     parse_content_length,
     parse_max_forwards,
@@ -107,6 +108,27 @@ class Message:
     @property
     def vias(self) -> list[Via]:
         return self.headers.parsed_all("via", parse_vias)
+
+    def has_valid_vias(self) -> bool:
+        """True when a Via is left and every Via value parses: what ``bool(self.vias)``
+        tells (a malformed one: False), without building the values of plain lines."""
+        headers = self.headers
+        keys = headers._keys
+        if "via" not in keys:
+            return False
+        objs = headers._objs
+        lines = headers._lines
+        i = keys.index("via")
+        while True:
+            if objs[i] is None and not is_plain_via_line(lines[i]):
+                try:
+                    headers.parsed_at(i, parse_vias)
+                except ParseError:
+                    return False
+            try:
+                i = keys.index("via", i + 1)
+            except ValueError:
+                return True
 
     @property
     def cseq(self) -> CSeq | None:

@@ -121,6 +121,19 @@ _VIA_FAST_RE = re.compile(_VIA_PLAIN + r"\Z")
 _VIA_LINE_RE = re.compile(rf"[^:]*:[ \t]*({_VIA_PLAIN})\Z")
 
 
+_VIA_LINE_B = re.compile(rb"[^:]*:[ \t]*" + _VIA_PLAIN.encode() + rb"\Z")
+
+
+def is_plain_via_line(line: bytes) -> bool:
+    """True when a raw Via header line (``name: value``) holds one Via of the plain shape
+    :func:`vias_of_line` reads directly (so it parses), checked without building it."""
+    m = _VIA_LINE_B.match(line)
+    if m is None:
+        return False
+    port = m.group(3)
+    return port is None or int(port) <= 65535
+
+
 def _plain_via(raw: str, transport: str, host: str, port: str | None, ptext: str) -> Via:
     """A Via of the common, plain shape (the groups of ``_VIA_PLAIN``): params split on ';'."""
     via = Via.__new__(Via)
@@ -510,6 +523,7 @@ __all__ = [
     "Via",
     "cseq_of_line",
     "fast_tag",
+    "is_plain_via_line",
     "line_tag",
     "parse_content_length",
     "parse_cseq",
