@@ -80,6 +80,8 @@ SHAPES = {
     "folded header": RESPONSE.replace(b"Contact: <sip", b"Contact:\r\n  <sip"),
     "compact names": RESPONSE.replace(b"Via:", b"v:").replace(b"Content-Length:", b"l:"),
     "no Content-Length": RESPONSE.replace(b"Content-Length: %d\r\n" % len(SDP), b""),
+    "no reason phrase": RESPONSE.replace(b"SIP/2.0 180 Ringing", b"SIP/2.0 180", 1),
+    "empty reason phrase": RESPONSE.replace(b"SIP/2.0 180 Ringing", b"SIP/2.0 180 ", 1),
     "several Vias on the top line": RESPONSE.replace(
         b"branch=z9hG4bKp\r\nVia:", b"branch=z9hG4bKp, "),
 }
@@ -118,11 +120,15 @@ def test_a_line_holding_several_vias_is_rewritten():
         b"Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp\r\nVia: ", b"Via: ")
 
 
+LOWERCASE_VERSION = INVITE_15.replace(b" SIP/2.0\r\n", b" sip/2.0\r\n", 1)
+
+
+@pytest.mark.parametrize("data", [INVITE_15, LOWERCASE_VERSION])
 @pytest.mark.parametrize("edit", [pop_route, pop_via])
-def test_a_request_with_removed_lines(edit):
-    msg = parse(INVITE_15)
+def test_a_request_with_removed_lines(edit, data):
+    msg = parse(data)
     edit(msg)
-    assert bytes(msg) == reassembled(INVITE_15, edit)
+    assert bytes(msg) == reassembled(data, edit)
 
 
 def test_a_copy_made_after_a_removal_is_independent():

@@ -198,9 +198,13 @@ def _parse(data: bytes) -> Request | Response:
     key_tuple, vi, ci, ii, fi, ti, li, mi = shape
     hlines = lines[1:]
     # The received bytes are the message's canonical form (start line, headers and the
-    # empty line each ending in CRLF, the body framed by Content-Length): removing a
-    # header may then just cut its line out of them.
-    verbatim = crlf_only and end >= 0 and li >= 0
+    # empty line each ending in CRLF, the body framed by Content-Length, the start line
+    # as it would be rendered: version spelled SIP/2.0, a status line with its reason
+    # part): removing a header may then just cut its line out of them.
+    start_line = lines[0]
+    verbatim = crlf_only and end >= 0 and li >= 0 and (
+        start_line.startswith(b"SIP/2.0 ") and len(start_line) >= 12
+        if start_line.startswith(b"SIP/") else start_line.endswith(b" SIP/2.0"))
     headers = Headers._from_lines(list(key_tuple), hlines, verbatim)
     objs = headers._objs
 
@@ -231,7 +235,6 @@ def _parse(data: bytes) -> Request | Response:
         if hops > 255:
             raise ParseError("Max-Forwards too large")
 
-    start_line = lines[0]
     if start_line.startswith(b"SIP/"):
         msg = _response(start_line)
     else:
