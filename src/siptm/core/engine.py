@@ -255,7 +255,7 @@ class Engine:
     def _reject(self, data: bytes, error: ParseError, source: Address, local: Address) -> None:
         """A request we cannot parse gets a 400 (or 505) with the reason, when enough of
         it is readable to address a reply; anything else is dropped (counted)."""
-        if data.startswith(b"SIP/") or not data.strip():
+        if data[:4].upper() == b"SIP/" or not data.strip():  # never answer a response
             return
         head = data.split(b"\r\n\r\n", 1)[0]
         lines = head.split(b"\r\n")

@@ -202,9 +202,11 @@ def _parse(data: bytes) -> Request | Response:
     # as it would be rendered: version spelled SIP/2.0, a status line with its reason
     # part): removing a header may then just cut its line out of them.
     start_line = lines[0]
+    # the SIP-Version is case-insensitive (RFC 3261 §7.1); a method can hold no '/'
+    is_response = start_line[:4].upper() == b"SIP/"
     verbatim = crlf_only and end >= 0 and li >= 0 and (
         start_line.startswith(b"SIP/2.0 ") and len(start_line) >= 12
-        if start_line.startswith(b"SIP/") else start_line.endswith(b" SIP/2.0"))
+        if is_response else start_line.endswith(b" SIP/2.0"))
     headers = Headers._from_lines(list(key_tuple), hlines, verbatim)
     objs = headers._objs
 
@@ -235,7 +237,7 @@ def _parse(data: bytes) -> Request | Response:
         if hops > 255:
             raise ParseError("Max-Forwards too large")
 
-    if start_line.startswith(b"SIP/"):
+    if is_response:
         msg = _response(start_line)
     else:
         msg = _request(start_line)
