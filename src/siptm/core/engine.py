@@ -199,6 +199,10 @@ class Engine:
         if listener.transport == "udp":
             self._locals[id(tx)] = listener
 
+    def local_for(self, tx: Any) -> Address | None:
+        """The UDP listener ``tx`` sends from, when one was noted."""
+        return self._locals.get(id(tx))
+
     def _route_request(self, event: tx_effects.DeliverRequest, now: float | None,
                        local: Address | None) -> None:
         request = event.request

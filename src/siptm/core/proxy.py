@@ -220,8 +220,7 @@ class ProxyTransaction:
         if 200 <= status < 300:
             # §16.7 step 10: the server transaction cannot take it (a final response
             # went up already, or it is gone): a 2xx is forwarded statelessly
-            engine.send_raw(bytes(response), self.uas.reply_to,
-                            engine._locals.get(id(self.uas)))
+            engine.send_raw(bytes(response), self.uas.reply_to, engine.local_for(self.uas))
             self._stats().relayed_replies += 1
             return True
         return False
