@@ -470,3 +470,26 @@ def test_a_branch_that_cannot_be_sent_is_answered_as_a_503_would_be(method):
     assert finals[0].to_tag
     h.settle()
     assert h.in_use == 0
+
+
+def test_a_stateless_forward_keeps_its_branch_for_retransmissions():
+    """RFC 3261 §16.11: the branch of a statelessly forwarded request is derived from
+    the received one, so an end-to-end ACK retransmitted by the UAC (once per 2xx
+    retransmission) goes out with the same branch; another ACK gets another one."""
+    h = ProxyHarness(load_router(None))
+
+    def forwarded_branch(branch: str, ruri: str = "sip:bob@192.0.2.9:5060") -> str:
+        h.inject(make_request("ACK", ruri=ruri, branch=branch, to_tag="bobtag"), UAC)
+        [ack] = h.take(UAS)
+        return ack.vias[0].branch
+
+    first = forwarded_branch("z9hG4bKuacack1")
+    assert first.startswith(OUR_BRANCH)
+    assert forwarded_branch("z9hG4bKuacack1") == first
+    assert forwarded_branch("z9hG4bKuacack2") != first
+    # an RFC 2543 branch (no magic cookie): derived from the request's identity
+    old = forwarded_branch("oldstyle1")
+    assert forwarded_branch("oldstyle1") == old != first
+    assert forwarded_branch("oldstyle1", ruri="sip:carol@192.0.2.9:5060") != old
+    h.settle()
+    assert h.in_use == 0

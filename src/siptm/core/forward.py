@@ -100,6 +100,26 @@ def make_branch(hash_part: str, unique: str) -> str:
     return f"{BRANCH_PREFIX}{hash_part}.{unique}"
 
 
+def stateless_unique(request: Request) -> str:
+    """The unique part of a stateless forward's branch, derived from the received
+    request so that its retransmissions go out with the same branch (RFC 3261 §16.11:
+    a hash of the received branch when it has the magic cookie, else of To tag, From
+    tag, Call-ID, Request-URI, top Via and CSeq number). The top Via's sent-by goes in
+    too: two clients may pick the same branch."""
+    via = request.via
+    branch = via.branch if via is not None else None
+    sent_by = f"{via.host}:{via.port}" if via is not None else ""
+    if branch and branch.startswith("z9hG4bK"):
+        seed = f"{branch}\x00{sent_by}"
+    else:
+        cseq = request.cseq
+        seed = "\x00".join((request.to_tag or "", request.from_tag or "",
+                            request.call_id or "", request.uri_text, str(via or ""),
+                            str(cseq.number if cseq is not None else "")))
+    return hashlib.blake2s(seed.encode("utf-8", "surrogateescape"),
+                           digest_size=8).hexdigest()
+
+
 def loose_route(request: Request, identity: LocalIdentity) -> bool:
     """Route pre-processing of §16.4; the rr module's ``loose_route()``.
 

@@ -244,7 +244,7 @@ class RequestContext(RouteView):
         if forward.next_hop_is_strict_router(msg):
             request = msg.copy()
             forward.apply_strict_route(request)
-        branch = forward.make_branch(self.loop_hash, engine.layer.new_branch()[7:])
+        branch = forward.make_branch(self.loop_hash, forward.stateless_unique(msg))
         engine.send_raw(request.forwarded_bytes(forward.via_value(listener, branch)), dest,
                         listener)
         if self.uas is not None and self.cell is None:
