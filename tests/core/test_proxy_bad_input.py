@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from siptm.errors import ParseError
+from siptm.script import Router
 from siptm.script.runner import load_router
 from siptm.sip import Response, parse
 from siptm.testing import UAC, UAS, ProxyHarness, make_request, make_response
@@ -225,3 +226,30 @@ def test_a_provisional_whose_lower_vias_are_unusual_but_valid_is_relayed():
     ])
     assert relayed.dest == UAC and parse(relayed.data).status == 180
     assert len(parse(relayed.data).vias) == 4
+
+
+@pytest.mark.parametrize("method", ["MESSAGE", "ACK"])
+def test_a_malformed_route_with_a_destination_uri_set_is_a_400_not_a_route_error(method):
+    """With $du set the Route set is first read by the strict-router check; a malformed
+    Route there is E_BAD_MSG (a 400 for a stateful relay, nothing for an ACK), not an
+    exception in the route (which answered 500)."""
+    router = Router()
+
+    @router.request
+    def route(msg, tm):
+        tm.du = "sip:192.0.2.9:5060"
+        if not tm.t_relay():
+            return
+
+    h = ProxyHarness(router)
+    out = h.inject(make_request(method, extra=["Route: <sip:"]), UAC)
+    assert h.runner.route_errors == 0
+    assert not [s for s in out if s.dest != UAC]
+    replies = [s for s in out if s.dest == UAC]
+    if method == "ACK":
+        assert replies == []
+    else:
+        [reply] = replies
+        assert reply.first_line.startswith("SIP/2.0 400 ")
+    h.settle()
+    assert h.in_use == 0

@@ -616,14 +616,15 @@ class ProxyTransaction:
                 else:
                     dest = ctx.next_hop(routing, proto, branch.du)
                 listener = engine.identity.listener_for(dest.transport)
-            except ParseError:  # a malformed Route
+                strict = forward.next_hop_is_strict_router(routing)
+            except ParseError:  # a malformed Route (with $du, first read here)
                 error = E_BAD_MSG
                 continue
             except (UnsupportedTransport, LookupError, ValueError):
                 error = E_BAD_DEST
                 continue
             branch.dest = dest
-            if forward.next_hop_is_strict_router(routing):
+            if strict:
                 forward.apply_strict_route(request)
             request.decrement_max_forwards()
             if shares is not None:

@@ -236,12 +236,13 @@ class RequestContext(RouteView):
             else:
                 dest = self.next_hop(msg, proto, self.du)
             listener = engine.identity.listener_for(dest.transport)
+            strict = forward.next_hop_is_strict_router(msg)  # (with $du: Route unread yet)
         except ParseError:
             return self._fail(E_BAD_MSG)
         except (ValueError, UnsupportedTransport, LookupError):
             return self._fail(E_BAD_DEST)
         request = msg  # the route's message stays as it is: what goes out is bytes
-        if forward.next_hop_is_strict_router(msg):
+        if strict:
             request = msg.copy()
             forward.apply_strict_route(request)
         branch = forward.make_branch(self.loop_hash, forward.stateless_unique(msg))
