@@ -92,6 +92,20 @@ def test_framing_error_closes_the_connection_and_the_server_goes_on():
     asyncio.run(main())
 
 
+def test_a_good_message_before_a_framing_error_in_the_same_chunk_is_handled():
+    async def main():
+        server, _box = server_for("tcp:127.0.0.1:0")
+        async with server:
+            lst = listener(server, "tcp")
+            reader, writer = await asyncio.open_connection(lst.host, lst.port)
+            writer.write(MSG + b"OPTIONS sip:a SIP/2.0\r\nVia: x\r\n\r\n")  # 2nd: no CL
+            assert await wait_for(reader.read()) == MSG  # answered, then closed
+            writer.close()
+            assert server.transports.stream.framing_errors == 1
+
+    asyncio.run(main())
+
+
 def test_outgoing_connection_is_opened_on_demand_and_reused_both_ways():
     async def main():
         accepted: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []

@@ -79,6 +79,17 @@ def test_message_without_content_length_rejected():
     assert framer.broken is info.value and framer.buffered == 0
 
 
+def test_whole_messages_before_a_bad_one_are_returned_then_the_stream_is_broken():
+    framer = StreamFramer()
+    no_cl = INVITE.replace(b"Content-Length: 0\r\n", b"")
+    assert framer.feed(MESSAGE + PING + INVITE + no_cl) == [MESSAGE, PING, INVITE]
+    assert framer.broken is not None and "Content-Length" in str(framer.broken)
+    assert framer.buffered == 0
+    with pytest.raises(ParseError) as info:
+        framer.feed(INVITE)  # nothing more is read from a broken stream
+    assert info.value is framer.broken
+
+
 @pytest.mark.parametrize("line", [b"l: 5", b"CONTENT-LENGTH:5", b"Content-Length  :  5  "])
 def test_content_length_spellings(line):
     data = INVITE.replace(b"Content-Length: 0", line) + b"12345"

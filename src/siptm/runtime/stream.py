@@ -88,6 +88,12 @@ class StreamConnection(asyncio.Protocol):
                     self.transport.write(PONG)
                 continue
             on_message(frame, self.remote, self.local)  # type: ignore[arg-type]
+        broken = self.framer.broken
+        if broken is not None:  # a bad message after good ones: those were handled
+            log.info("%s from %s: %s; closing the connection", self.name, self.remote,
+                     broken)
+            self.manager.framing_errors += 1
+            self.close()
 
     def eof_received(self) -> bool | None:
         return False  # close our side too

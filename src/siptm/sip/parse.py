@@ -324,8 +324,10 @@ class StreamFramer:
     ``feed(chunk)`` returns the complete frames now available: message bytes (give them
     to :func:`parse`) or :data:`PING` (answer :data:`PONG`). A header block over
     ``max_header_bytes``, a body over ``max_body_bytes`` or a message without
-    Content-Length raises :class:`ParseError`; the stream cannot be resynchronised
-    after that, so the caller closes the connection (``broken`` stays true).
+    Content-Length breaks the stream: it cannot be resynchronised, so the caller closes
+    the connection. ``broken`` holds the :class:`ParseError` from then on; ``feed``
+    raises it, except that the whole frames in front of the bad one are returned first
+    (and the next ``feed`` raises), so nothing a peer sent correctly is lost.
     """
 
     def __init__(self, max_header_bytes: int = 65536, max_body_bytes: int = 1 << 20) -> None:
@@ -351,7 +353,8 @@ class StreamFramer:
         except ParseError as exc:
             self.broken = exc
             self._buf.clear()
-            raise
+            if not frames:
+                raise
         return frames
 
     def _next(self, frames: list[bytes]) -> bool:
