@@ -103,6 +103,13 @@ def test_folded_header_is_not_a_content_length():
     assert parse(data).headers["Subject"] == "a l: 5"
 
 
+@pytest.mark.parametrize("line", [b"Content-Length:\r\n 5", b"l :\r\n\t5 \r\n  "])
+def test_a_folded_content_length_frames_the_message_as_parse_reads_it(line):
+    data = INVITE.replace(b"Content-Length: 0", line) + b"12345"
+    assert StreamFramer().feed(data + INVITE) == [data, INVITE]
+    assert parse(data).body == b"12345"
+
+
 def test_header_names_containing_l_are_not_content_length():
     data = INVITE.replace(b"Content-Length: 0", b"Xl: 9\r\nContent-Length-X: 9\r\nl: 0")
     assert StreamFramer().feed(data) == [data]

@@ -313,9 +313,10 @@ def _response(line: bytes) -> Response:
 
 PING = b"\r\n\r\n"  # RFC 5626 §4.4.1 keep-alive ping; answer with PONG
 PONG = b"\r\n"
-# A Content-Length header line. A line starting with SP/HT continues the previous header
-# (a fold), so " l: 5" inside another header's value is not one.
-_CL_B = re.compile(rb"(?:\A|\r\n)(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)", re.I)
+# A Content-Length header line, its value with any folded continuation lines. A line
+# starting with SP/HT continues the previous header (a fold), so " l: 5" inside another
+# header's value is not one.
+_CL_B = re.compile(rb"(?:\A|\r\n)(?:content-length|l)[ \t]*:((?:[^\r\n]|\r\n[ \t])*)", re.I)
 
 
 class StreamFramer:
@@ -383,7 +384,7 @@ class StreamFramer:
                 raise ParseError("Content-Length required on stream transports")
             if len(found) > 1:
                 raise ParseError("more than one content-length header")
-            length = parse_content_length(found[0].decode("latin-1"))
+            length = parse_content_length(found[0].replace(b"\r\n", b"").decode("latin-1"))
             if length > self.max_body_bytes:
                 raise ParseError("message body too large")
             self._need = end + 4 + length
