@@ -103,17 +103,12 @@ class ServerTransaction(Transaction):
         return True
 
     def sent_2xx_tagged(self, tag: str) -> bool:
-        """Whether a 2xx sent on this transaction carried the To tag ``tag``."""
+        """Whether a 2xx sent on this transaction carried the To tag ``tag`` (end-to-end
+        ACK matching)."""
         last = self.last_response
         if 200 <= self.last_status < 300 and last is not None and last.to_tag == tag:
             return True
         return any(r.to_tag == tag for r in self._more_2xx or ())
-
-    def to_tags_2xx(self) -> list[str]:
-        """The To tags of the 2xx responses sent (end-to-end ACK matching)."""
-        sent = [self.last_response] if 200 <= self.last_status < 300 else []
-        sent.extend(self._more_2xx or ())
-        return [tag for tag in (r.to_tag for r in sent if r is not None) if tag]
 
     # --- shared actions ---------------------------------------------------------------
     def _send_response(self, now: float, response: Response) -> None:
