@@ -137,6 +137,20 @@ def test_forwarded_bytes_are_the_edited_copy_without_editing(data):
     assert bytes(msg) == before and msg.max_forwards == parse(data).max_forwards
 
 
+def test_forwarded_bytes_of_a_new_body_set_the_content_length_line_itself():
+    via = "SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKfwd"
+    msg = parse(INVITE)
+    msg.body = b"v=0\r\n"
+    copy = msg.copy()
+    copy.decrement_max_forwards()
+    copy.push_via(via)
+    out = msg.forwarded_bytes(via)
+    assert out == bytes(copy)
+    forwarded = parse(out)
+    assert forwarded.body == b"v=0\r\n" and forwarded.headers.get("Content-Length") == "5"
+    assert str(forwarded.vias[0]) == via and len(forwarded.vias) == len(msg.vias) + 1
+
+
 def test_decrement_max_forwards_adds_70_when_absent():
     data = INVITE.replace(b"Max-Forwards: 70\r\n", b"")
     msg = parse(data)

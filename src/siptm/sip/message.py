@@ -294,7 +294,7 @@ class Message:
                     return self._raw_without(spans)
             lines = headers._lines.copy()
         self._set_content_length(lines)
-        return b"".join((self._start_line(), CRLF, CRLF.join(lines), CRLF, CRLF, self._body))
+        return self._assembled(lines)
 
     def _raw_without(self, spans: list[tuple[int, int]]) -> bytes:
         """The received bytes with the header lines at ``spans`` (offsets in the header
@@ -323,9 +323,13 @@ class Message:
             lines.append(b"Max-Forwards: 70")
         else:
             lines[i] = _max_forwards_line(lines[i], value)
-        self._set_content_length(lines)
+        self._set_content_length(lines)  # (before the insert: it indexes lines by key)
         top = headers.index("via")
         lines.insert(top if top >= 0 else 0, Headers._line("Via", via))
+        return self._assembled(lines)
+
+    def _assembled(self, lines: list[bytes]) -> bytes:
+        """The message's bytes: start line, these header lines, the body."""
         return b"".join((self._start_line(), CRLF, CRLF.join(lines), CRLF, CRLF, self._body))
 
     def _set_content_length(self, lines: list[bytes]) -> None:
@@ -424,8 +428,7 @@ class Request(Message):
         clone._uri_text = self.uri_text
 
     def _start_changed(self) -> bool:
-        uri = self._uri
-        return self._start_set or (uri is not None and uri.dirty)
+        return self._start_set or self.uri_edited
 
     def _start_line(self) -> bytes:
         return f"{self.method} {self.uri_text} {self.version}".encode(ENCODING, ERRORS)
