@@ -121,7 +121,7 @@ def parse_uri_params(text: str) -> Params:
 # A quoted-string holds no bare CR or LF (RFC 3261 §25.1 qdtext / quoted-pair).
 _HPARAM_RE = re.compile(
     r"""[ \t]*;[ \t]*([^\s;=,"<>]+)[ \t]*"""
-    r"""(?:=[ \t]*("(?:[^"\\\r\n]|\\[^\r\n])*+"|[^\s;,"<>]*))?[ \t]*"""
+    r"""(?:=[ \t]*("(?>(?:[^"\\\r\n]|\\[^\r\n])*)"|[^\s;,"<>]*))?[ \t]*"""
 )
 
 

@@ -242,7 +242,7 @@ def parse_uri(text: str) -> Uri:
 # The everyday shape: plain user, host, port, simple params, no password or headers.
 _SIP_FAST_RE = re.compile(
     r"(?:([A-Za-z0-9\-_.!~*'()%&=+$,]+)@)?([A-Za-z0-9_\-.]+|\[[0-9A-Fa-f:.]+\])"
-    r"(?::([0-9]{1,5}))?((?:;[A-Za-z0-9\-_.!~*'()%&+$\[\]/:]+(?:=[A-Za-z0-9\-_.!~*'()%&+$\[\]/:]*)?)*+)\Z"
+    r"(?::([0-9]{1,5}))?((?>(?:;[A-Za-z0-9\-_.!~*'()%&+$\[\]/:]+(?:=[A-Za-z0-9\-_.!~*'()%&+$\[\]/:]*)?)*))\Z"
 )
 
 

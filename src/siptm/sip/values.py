@@ -21,9 +21,9 @@ _VIA_RE = re.compile(
 )
 # A quoted-string (RFC 3261 §25.1): no bare CR or LF inside, not even as a quoted-pair (a
 # line fold was already turned into a space by the time a value is parsed).
-_QUOTED = r'"(?:[^"\\\r\n]|\\[^\r\n])*+"'
+_QUOTED = r'"(?>(?:[^"\\\r\n]|\\[^\r\n])*)"'
 _QUOTED_RE = re.compile(_QUOTED)
-_DISPLAY_TOKENS_RE = re.compile(rf"{_TOKEN}(?:[ \t]+{_TOKEN})*+\Z")
+_DISPLAY_TOKENS_RE = re.compile(rf"{_TOKEN}(?>(?:[ \t]+{_TOKEN})*)\Z")
 _ADDR_SPEC_RE = re.compile(r"[^;\s]+")
 # The first tag parameter, as the full parse reads it: ';tag' (no value) gives None, ';tag='
 # gives ''.
@@ -114,7 +114,7 @@ class Via:
 
 _VIA_PLAIN = (
     r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9_\-.]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
-    r"((?:;[A-Za-z0-9.!%*_+`'~-]+(?:=[A-Za-z0-9.!%*_+`'~:\[\]-]+)?)*+)"
+    r"((?>(?:;[A-Za-z0-9.!%*_+`'~-]+(?:=[A-Za-z0-9.!%*_+`'~:\[\]-]+)?)*))"
 )
 _VIA_FAST_RE = re.compile(_VIA_PLAIN + r"\Z")
 # A whole header line holding one plain Via value (group 1), for :func:`vias_of_line`.
@@ -293,8 +293,8 @@ def _quote(text: str) -> str:
 
 
 _NA_FAST_RE = re.compile(
-    rf'(?:({_QUOTED})|({_TOKEN}(?:[ \t]+{_TOKEN})*+))?[ \t]*<([^<>"\s]+)>'
-    rf"((?:;{_TOKEN}(?:={_TOKEN})?)*+)\Z"
+    rf'(?:({_QUOTED})|({_TOKEN}(?>(?:[ \t]+{_TOKEN})*)))?[ \t]*<([^<>"\s]+)>'
+    rf"((?>(?:;{_TOKEN}(?:={_TOKEN})?)*))\Z"
 )
 
 
@@ -408,7 +408,7 @@ _TOKEN_B = rb"[A-Za-z0-9.!%*_+`'~-]+"
 # then either just ``;tag=token`` (group 1) or any other parameters (group 2). Anything
 # else goes through fast_tag.
 _NA_LINE_B = re.compile(
-    rb"[^:]*:[ \t]*(?:" + _TOKEN_B + rb"(?:[ \t]+" + _TOKEN_B + rb")*+[ \t]*)?"
+    rb"[^:]*:[ \t]*(?:" + _TOKEN_B + rb"(?>(?:[ \t]+" + _TOKEN_B + rb")*)[ \t]*)?"
     rb'<[^>"\r\n]*>(?:;tag=(' + _TOKEN_B + rb')\Z|([^"\r\n]*)\Z)'
 )
 _TAG_B = re.compile(_TAG_RE.pattern.encode(), re.I)
