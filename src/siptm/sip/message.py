@@ -118,17 +118,15 @@ class Message:
             return False
         objs = headers._objs
         lines = headers._lines
-        i = keys.index("via")
-        while True:
+        i = -1
+        for _ in range(keys.count("via")):  # no ValueError past the last one
+            i = keys.index("via", i + 1)
             if objs[i] is None and not is_plain_via_line(lines[i]):
                 try:
                     headers.parsed_at(i, parse_vias)
                 except ParseError:
                     return False
-            try:
-                i = keys.index("via", i + 1)
-            except ValueError:
-                return True
+        return True
 
     @property
     def cseq(self) -> CSeq | None:
