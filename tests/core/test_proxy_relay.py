@@ -493,3 +493,40 @@ def test_a_stateless_forward_keeps_its_branch_for_retransmissions():
     assert forwarded_branch("oldstyle1", ruri="sip:carol@192.0.2.9:5060") != old
     h.settle()
     assert h.in_use == 0
+
+
+def test_a_statelessly_forwarded_ack_has_a_branch_of_our_shape():
+    """An ACK forwarded statelessly gets z9hG4bKst<10 hex>.<16 hex>, derived from the
+    received branch and sent-by only (an ACK is never checked for loops)."""
+    h = ProxyHarness(load_router(None))
+    h.inject(make_request("ACK", ruri="sip:bob@192.0.2.9:5060", branch="z9hG4bKa1",
+                          to_tag="bobtag"), UAC)
+    [ack] = h.take(UAS)
+    head, dot, tail = ack.vias[0].branch[len(OUR_BRANCH):].partition(".")
+    assert ack.vias[0].branch.startswith(OUR_BRANCH) and dot
+    assert len(head) == 10 and len(tail) == 16 and int(head + tail, 16) >= 0
+    # another Request-URI, same received branch and sent-by: the same branch
+    h.inject(make_request("ACK", ruri="sip:carol@192.0.2.9:5060", branch="z9hG4bKa1",
+                          to_tag="bobtag"), UAC)
+    [again] = h.take(Address("udp", "192.0.2.9", 5060))
+    assert again.vias[0].branch == ack.vias[0].branch
+
+
+def test_a_statelessly_forwarded_request_that_comes_back_is_a_loop():
+    """forward() of a request other than ACK keeps the loop-detection part of the
+    branch: relayed back to us unchanged, it is a loop (482)."""
+    router = Router()
+
+    @router.request
+    def route(msg, tm):
+        if msg.headers.get("X-Back") is None:
+            tm.forward()
+        elif not tm.t_relay():
+            tm.sl_reply_error()
+
+    h = ProxyHarness(router)
+    h.inject(make_request("OPTIONS", ruri="sip:bob@192.0.2.9"), UAC)
+    out = h.take_one(UAS)
+    out.headers.add("X-Back", "1")
+    h.inject(bytes(out), UAS)
+    assert [r.status for r in h.take(UAS)] == [482]

@@ -245,7 +245,10 @@ class RequestContext(RouteView):
         if strict:
             request = msg.copy()
             forward.apply_strict_route(request)
-        branch = forward.make_branch(self.loop_hash, forward.stateless_unique(msg))
+        if msg.method == "ACK":
+            branch = forward.stateless_ack_branch(msg)
+        else:
+            branch = forward.make_branch(self.loop_hash, forward.stateless_unique(msg))
         engine.send_raw(request.forwarded_bytes(forward.via_value(listener, branch)), dest,
                         listener)
         if self.uas is not None and self.cell is None:
