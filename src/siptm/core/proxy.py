@@ -227,9 +227,8 @@ class ProxyTransaction:
 
     # --- branch events --------------------------------------------------------------------
     def on_response(self, tx: ClientTransaction, response: Response, now: float) -> None:
-        stats = self._stats()
-        stats.received_replies += 1
-        if getattr(tx, "cancels", None) is not None:
+        self.engine.stats.received_replies += 1
+        if not tx.is_invite and tx.cancels is not None:  # (an INVITE's has no such slot)
             return  # the reply to our CANCEL: nothing to relay
         branch = self._branch_of(tx)
         if branch is None:
@@ -258,7 +257,10 @@ class ProxyTransaction:
                 branch.final_code = status
             if not self.relay_reply(response, now):  # every 2xx goes up (§16.7 step 5)
                 self.reply_local(502, "Bad Gateway", now)  # an unusable 2xx
-            self.cancel_branches(now, keep=branch)
+            if self.has_2xx and len(self.branches) == 1:
+                self.recheck = False  # no other branch to cancel, nothing left to complete
+            else:
+                self.cancel_branches(now, keep=branch)
             return
         if not branch.pending:
             # the branch ended already (timed out, cancelled as a minor branch, killed):
