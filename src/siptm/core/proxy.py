@@ -588,6 +588,7 @@ class ProxyTransaction:
         route = self.branch_route if runner is not None else None
         minor_mask = engine.minor_mask
         invite = base.method == "INVITE"
+        default_timing = engine.layer.default_timing(invite)
         self.batches += 1
         sent = 0
         error = E_NO_DEST
@@ -613,10 +614,12 @@ class ProxyTransaction:
                     continue  # dropped in the branch route
                 branch.uri = request.uri_text  # the route may have changed it
             try:
-                if fixed is not None and not branch.du:
+                if branch.du:
+                    dest = ctx.next_hop(routing, proto, branch.du)
+                elif fixed is not None:
                     dest = fixed
                 else:
-                    dest = ctx.next_hop(routing, proto, branch.du)
+                    dest = forward.next_hop_address(routing, None, proto)
                 listener = engine.identity.listener_for(dest.transport)
                 strict = forward.next_hop_is_strict_router(routing)
             except ParseError:  # a malformed Route (with $du, first read here)
@@ -639,7 +642,7 @@ class ProxyTransaction:
                 request.headers.add(name, value)
             via_branch = forward.make_branch(ctx.loop_hash, engine.layer.new_branch()[7:])
             request.push_via(forward.our_via(listener, via_branch))
-            timing = self.timing(invite)
+            timing = self.timing(invite) if self.timing_changes else default_timing
             if branch.timing_changes:
                 timing = timing.replace(**branch.timing_changes)
             branch.minor = bool(branch.flags & minor_mask)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
+from typing import Any
 
 from ..net import TRANSPORTS, Address
 from ..sip.uri import SipUri
@@ -75,12 +76,17 @@ def is_ip(host: str) -> bool:
 
 
 def _same_ip(via_host: str, source_host: str) -> bool:
+    if via_host == source_host:  # the usual case: the sent-by is the packet's source
+        return _ip(normalize_host(via_host)) is not None
     via_host = normalize_host(via_host)
     source_host = normalize_host(source_host)
     a = _ip(via_host)
     if a is None:
         return False
     return via_host == source_host or a == _ip(source_host)
+
+
+_ABSENT: Any = object()  # Params.get's default: the parameter is missing
 
 
 def stamp_received(via: Via, source: Address) -> bool:
@@ -92,13 +98,14 @@ def stamp_received(via: Via, source: Address) -> bool:
     """
     changed = False
     params = via.params
-    has_rport = "rport" in params
+    rport = params.get("rport", _ABSENT)
+    has_rport = rport is not _ABSENT
     if (has_rport or not _same_ip(via.host, source.host)) and (
         params.get("received") != source.host
     ):
         params["received"] = source.host
         changed = True
-    if has_rport and not params.get("rport"):
+    if has_rport and not rport:
         params["rport"] = str(source.port)
         changed = True
     return changed

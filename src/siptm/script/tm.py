@@ -103,7 +103,10 @@ class Tm:
                 flags: int = 0) -> Result:
         """``t_relay()``, ``t_relay(flags)``, ``t_relay(host, port)`` (Kamailio) or
         ``t_relay("proto:host:port"[, flags])`` (OpenSIPS)."""
-        self._allowed("t_relay")
+        if self._ctx.route_kind not in _REQ_FAIL:
+            self._allowed("t_relay")
+        if host is None:  # t_relay(): the usual call
+            return self._do("relay", None, flags)
         if isinstance(host, int) and port is None:  # t_relay(0x02)
             host, flags = None, host
         if isinstance(port, str) and host is not None and not port.isdigit():
@@ -146,10 +149,10 @@ class Tm:
     def t_relay_cancel(self) -> Result:
         """Relay a CANCEL to its INVITE's branches. Ends the route when done (seed 0);
         truthy when the INVITE was not found; falsy on error."""
-        code = int(self._do("relay_cancel"))
-        if code == 0:
+        result = self._do("relay_cancel")
+        if result == 0:
             raise RouteExit()
-        return as_result(code)
+        return result
 
     def t_lookup_cancel(self, overwrite_flags: int = 0) -> Result:
         return self._do("lookup_cancel", bool(overwrite_flags))
@@ -157,10 +160,10 @@ class Tm:
     def t_check_trans(self) -> Result:
         """Seed semantics: a retransmission (or ACK to a negative reply) is handled and
         ends the route; CANCEL/ACK/reply: whether the transaction exists."""
-        code = int(self._do("check_trans"))
-        if code == 0:
+        result = self._do("check_trans")
+        if result == 0:
             raise RouteExit()
-        return as_result(code)
+        return result
 
     def t_lookup_request(self) -> Result:
         return self._do("lookup_request")
@@ -403,7 +406,7 @@ class Tm:
 
     def forward(self, host: str | None = None, port: int | str | None = None) -> Result:
         """Stateless forward (the core ``forward()``)."""
-        return self._do("forward_stateless", _target(host, port))
+        return self._do("forward_stateless", None if host is None else _target(host, port))
 
     def record_route(self, params: str = "") -> Result:
         """rr module: add our Record-Route (with ``lr``) so the dialog keeps us."""
