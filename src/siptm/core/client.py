@@ -107,23 +107,23 @@ class ClientTransaction(Transaction):
 
     # --- shared actions ---------------------------------------------------------------
     def _send(self, data: bytes, kind: SendKind) -> None:
-        self.layer._out.append(Send(data, self.destination, self, kind))
+        self.layer.queued.append(Send(data, self.destination, self, kind))
 
     def _deliver(self, arg: tuple[Response, Address]) -> None:
         response = arg[0]
         self.last_status = response.status
         self.last_response = response
-        self.layer._out.append(DeliverResponse(self, response, arg[1]))
+        self.layer.queued.append(DeliverResponse(self, response, arg[1]))
 
     def _time_out(self, now: float, kind: TimerName) -> None:
         """A final-response timer ran out: report it, then linger (wt_timer)."""
         self._stop_retr()
         self.timed_out = True
-        self.layer._out.append(Timeout(self, kind))
+        self.layer.queued.append(Timeout(self, kind))
         self._finish(_WAIT, self.timing.wait, now)
 
     def _transport_failed(self, now: float, arg: tuple[Address, str]) -> None:
-        self.layer._out.append(TransportError(self, arg[0], arg[1]))
+        self.layer.queued.append(TransportError(self, arg[0], arg[1]))
         self._terminate(now)
 
     def _fr_changed(self, now: float, fr_inv: bool, fr: bool) -> None:
@@ -276,7 +276,7 @@ class ClientInviteTransaction(ClientTransaction):
 
     def _fr_inv_expired(self, now: float, kind: TimerName) -> None:
         self.timed_out = True
-        self.layer._out.append(Timeout(self, kind))
+        self.layer.queued.append(Timeout(self, kind))
         if self.state is _P and self.main_timer is None:
             self._start_main(_CANCEL, now, self.timing.fr)
 

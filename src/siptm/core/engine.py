@@ -11,6 +11,7 @@ transaction, stray replies are forwarded statelessly (seed behaviour) or dropped
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import Any
 
 from ..config import Config, TmSettings
@@ -59,6 +60,14 @@ class TmStats:
         return out
 
 
+def _send_failed(engine: Engine, event: tx_effects.Send, dest: Address, reason: str,
+                 now: float) -> list[Any]:
+    """A transaction's send failed (the runtime's ``on_error``): its transaction hears
+    of it, and the effects that follow go back to the runtime."""
+    engine.process(engine.layer.send_failed(event, now, reason), now)
+    return engine.take_effects()
+
+
 def timer_config(tm: TmSettings) -> TimerConfig:
     values = tm.timer_values()
     known = set(TimerConfig.__dataclass_fields__)
@@ -92,7 +101,6 @@ class Engine:
         self.timers = TimerQueue()
         self.timers_running = 0
         self._out: list[Any] = []
-        self._locals: dict[int, Address] = {}  # id(tx) -> listener it sends from
         # with several UDP listeners, a server transaction answers from the one the
         # request came in on (with one, the runtime's default is that listener)
         self._many_udp = sum(a.transport == "udp" for a in listeners) > 1
@@ -103,7 +111,7 @@ class Engine:
 
     # --- the runtime's interface ------------------------------------------------------------
     def take_effects(self) -> list[Any]:
-        if self.layer._out:
+        if self.layer.queued:
             self.process(self.layer.drain(), None)
         out = self._out
         self._out = []
@@ -123,7 +131,7 @@ class Engine:
             for target, kind in self.timers.pop_due(now):
                 self.timers_running -= 1
                 target.on_proxy_timer(kind, now)
-            if self.layer._out:
+            if self.layer.queued:
                 self.process(self.layer.drain(), now)
         return self.take_effects()
 
@@ -156,16 +164,21 @@ class Engine:
             for event in events:
                 kind = type(event)
                 if kind is _SEND:
-                    self._send_tx(event)
+                    # what the runtime performs; a failure comes back to the layer
+                    tx = event.tx
+                    self._out.append(Send(event.data, event.destination,
+                                          tx.local if tx is not None else None,
+                                          partial(_send_failed, self, event)))
                 elif kind is _DELIVER_REQUEST:
                     self._route_request(event, now, local)
                 elif kind is _DELIVER_RESPONSE:
                     self._deliver_response(event, now)
                 elif kind is _TERMINATED:
-                    self._locals.pop(id(event.tx), None)
+                    tx = event.tx
+                    tx.local = None
                     # tx.owner <-> cell is a reference cycle: cut it so reference
                     # counting, not the cyclic GC, frees a finished call.
-                    event.tx.owner = None
+                    tx.owner = None
                 elif kind is tx_effects.Timeout:
                     owner = event.tx.owner
                     if isinstance(owner, ProxyTransaction):
@@ -177,31 +190,20 @@ class Engine:
                     if isinstance(owner, ProxyTransaction):
                         owner.on_transport_error(event.tx, now)
             # effects queued by the calls above come out with the next drain
-            if not layer._out:
+            if not layer.queued:
                 return
             events = layer.drain()
-
-    def _send_tx(self, event: tx_effects.Send) -> None:
-        tx = event.tx
-        local = self._locals.get(id(tx)) if tx is not None else None
-        layer = self.layer
-
-        def failed(dest: Address, reason: str, now: float) -> list[Any]:
-            self.process(layer.send_failed(event, now, reason), now)
-            return self.take_effects()
-
-        self._out.append(Send(event.data, event.destination, local, failed))
 
     def send_raw(self, data: bytes, dest: Address, local: Address | None) -> None:
         self._out.append(Send(data, dest, local))
 
     def note_local(self, tx: Any, listener: Address) -> None:
         if listener.transport == "udp":
-            self._locals[id(tx)] = listener
+            tx.local = listener
 
     def local_for(self, tx: Any) -> Address | None:
         """The UDP listener ``tx`` sends from, when one was noted."""
-        return self._locals.get(id(tx))
+        return tx.local
 
     def _route_request(self, event: tx_effects.DeliverRequest, now: float | None,
                        local: Address | None) -> None:

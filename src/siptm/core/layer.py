@@ -131,13 +131,15 @@ class TransactionLayer:
         self.stats = LayerStats()
         self._timing_inv = self.config.timing(True)
         self._timing_noninv = self.config.timing(False)
-        self._out: list[Effect] = []
+        # Effects queued since the last drain, oldest first: callers only read it (a
+        # cheap "anything queued?" test that spares an empty drain); drain() takes it.
+        self.queued: list[Effect] = []
 
     # --- effects and time ---------------------------------------------------------------
     def drain(self) -> list[Effect]:
         """Every effect queued since the last drain, oldest first."""
-        out = self._out
-        self._out = []
+        out = self.queued
+        self.queued = []
         return out
 
     def next_deadline(self) -> float | None:
@@ -147,8 +149,8 @@ class TransactionLayer:
     def handle_timers(self, now: float) -> list[Effect]:
         """Fire every timer due at ``now``; returns the queued effects."""
         self.timers.fire_due(now)
-        out = self._out
-        self._out = []
+        out = self.queued
+        self.queued = []
         return out
 
     def default_timing(self, invite: bool) -> Timing:
@@ -197,14 +199,14 @@ class TransactionLayer:
                 if not tx._fire(_ACK, now, (request, source)):
                     self.stats.absorbed_requests += 1
             else:
-                self._out.append(DeliverRequest(None, request, source))
+                self.queued.append(DeliverRequest(None, request, source))
             return
         if tx is not None:
             self.stats.absorbed_requests += 1
             tx._fire(_REQUEST, now, request)
             return
         tx = self._create_server(request, source, now, reply_to, key)
-        self._out.append(DeliverRequest(tx, request, source))
+        self.queued.append(DeliverRequest(tx, request, source))
 
     def _match_rfc2543(self, request: Request) -> ServerTransaction | None:
         bucket = self.table.server_by_dialog.get(dialog_key(request))
@@ -248,7 +250,7 @@ class TransactionLayer:
         tx = self.table.client_by_key.get(key) if key is not None else None
         if tx is None:
             self.stats.stray_responses += 1
-            self._out.append(DeliverResponse(None, response, source))
+            self.queued.append(DeliverResponse(None, response, source))
             return
         tx._receive(response, source, now)
 
@@ -338,7 +340,7 @@ class TransactionLayer:
 
     def send_stateless(self, message: Request | Response, destination: Address) -> None:
         """Queue a send that belongs to no transaction (e.g. an end-to-end ACK)."""
-        self._out.append(Send(bytes(message), destination, None, SendKind.STATELESS))
+        self.queued.append(Send(bytes(message), destination, None, SendKind.STATELESS))
 
     def cancel(
         self,
@@ -447,8 +449,8 @@ class TransactionLayer:
         else:
             table.drop_client(tx)
         if tx._refs == 0 and table.remove(tx):
-            self._out.append(Terminated(tx))
+            self.queued.append(Terminated(tx))
 
     def _remove(self, tx: Transaction) -> None:
         if self.table.remove(tx):
-            self._out.append(Terminated(tx))
+            self.queued.append(Terminated(tx))

@@ -115,14 +115,14 @@ class ServerTransaction(Transaction):
         data = self.last_data = bytes(response)
         self.last_response = response
         self.last_status = response.status
-        self.layer._out.append(Send(data, self.reply_to, self, _RESPONSE))
+        self.layer.queued.append(Send(data, self.reply_to, self, _RESPONSE))
 
     def _resend_last(self, now: float, arg: Any = None) -> None:
         if self.last_data is not None:
-            self.layer._out.append(Send(self.last_data, self.reply_to, self, _RESPONSE_AGAIN))
+            self.layer.queued.append(Send(self.last_data, self.reply_to, self, _RESPONSE_AGAIN))
 
     def _lifetime_expired(self, now: float, kind: TimerName) -> None:
-        self.layer._out.append(Timeout(self, kind))
+        self.layer.queued.append(Timeout(self, kind))
         if self.timing.wait > 0:
             self._start_main(_WAIT, now, self.timing.wait)
         else:
@@ -133,11 +133,11 @@ class ServerTransaction(Transaction):
         self._terminate(now)
 
     def _transport_failed(self, now: float, arg: tuple[Address, str]) -> None:
-        self.layer._out.append(TransportError(self, arg[0], arg[1]))
+        self.layer.queued.append(TransportError(self, arg[0], arg[1]))
         self._terminate(now)
 
     def _report_transport_error(self, now: float, arg: tuple[Address, str]) -> None:
-        self.layer._out.append(TransportError(self, arg[0], arg[1]))
+        self.layer.queued.append(TransportError(self, arg[0], arg[1]))
 
     def _set_eol(self, eol: float, now: float) -> None:
         self.eol = eol
@@ -211,7 +211,7 @@ class ServerInviteTransaction(ServerTransaction):
         self._start_retr(_G, now, self._next_interval(self.timing.t2))
 
     def _ack_timeout(self, now: float, kind: TimerName) -> None:
-        self.layer._out.append(Timeout(self, kind))
+        self.layer.queued.append(Timeout(self, kind))
         self._terminate(now)
 
     def _confirm(self, now: float, ack: Any) -> None:
@@ -219,7 +219,7 @@ class ServerInviteTransaction(ServerTransaction):
         self._finish(_I, 0.0 if self.reply_to.reliable else self.timing.ik, now)
 
     def _pass_ack(self, now: float, arg: tuple[Request, Address]) -> None:
-        self.layer._out.append(DeliverRequest(self, arg[0], arg[1]))
+        self.layer.queued.append(DeliverRequest(self, arg[0], arg[1]))
 
 
 # --- non-INVITE ---------------------------------------------------------------------

@@ -72,9 +72,10 @@ class Transaction:
 
     Public attributes: ``state``, ``method``, ``request`` (as received or as handed
     to the layer), ``owner`` (the transaction user: opaque, set by whoever created or
-    adopted the transaction), ``created``, ``eol`` (creation + max lifetime, moved by
-    ``set_max_lifetime``), ``timing``, ``last_status`` / ``last_response`` and the
-    table identifier ``id`` (``"hash_index:label"``).
+    adopted the transaction), ``local`` (the listener its messages leave from, when its
+    user chose one; None lets the runtime pick), ``created``, ``eol`` (creation + max
+    lifetime, moved by ``set_max_lifetime``), ``timing``, ``last_status`` /
+    ``last_response`` and the table identifier ``id`` (``"hash_index:label"``).
     """
 
     __slots__ = (
@@ -90,6 +91,7 @@ class Transaction:
         "last_response",
         "last_status",
         "layer",
+        "local",
         "method",
         "owner",
         "request",
@@ -121,6 +123,7 @@ class Transaction:
         self.timing = timing
         self.eol = now + timing.lifetime
         self.owner: Any = None
+        self.local: Any = None  # an Address (net.py)
         self.hash_index = 0
         self.label = 0
         self.last_status = 0
