@@ -1,11 +1,13 @@
-"""How the layer hands effects to the engine: the public ``queued`` list and the
-listener a transaction sends from (``Transaction.local``)."""
+"""How the layer hands effects to the engine and how the table files transactions: the
+public ``queued`` list, the listener a transaction sends from (``Transaction.local``),
+and identifiers (table-wide labels, the remembered hash of the last Call-ID/CSeq)."""
 
 from __future__ import annotations
 
 from txhelpers import UAC, make_layer, request
 
-from siptm.core import Send
+from siptm.core import Send, TransactionLayer
+from siptm.core.table import TransactionTable
 from siptm.net import Address
 from siptm.script import Router
 from siptm.testing import PROXY, UAS, ProxyHarness, make_request, make_response
@@ -68,3 +70,61 @@ def test_a_tcp_listener_is_not_noted() -> None:
     assert h.engine.local_for(deliver.tx) is None
     h.engine.note_local(deliver.tx, PROXY)
     assert h.engine.local_for(deliver.tx) == PROXY
+
+
+# --- identifiers ---------------------------------------------------------------------------
+
+
+class _Tx:
+    __slots__ = ("hash_index", "label")
+
+
+def test_labels_count_table_wide_and_a_wrong_hash_index_finds_nothing() -> None:
+    table = TransactionTable(16)
+    txs = [_Tx() for _ in range(5)]
+    for i, tx in enumerate(txs):
+        table.insert(tx, f"call-{i % 2}", 1)
+    assert [tx.label for tx in txs] == [1, 2, 3, 4, 5]
+    for tx in txs:
+        assert table.get((tx.hash_index, tx.label)) is tx
+        assert table.get(f"{tx.hash_index}:{tx.label}") is tx
+        assert table.get(((tx.hash_index + 1) % 16, tx.label)) is None
+    assert table.get((0, 99)) is None and table.get((16, 1)) is None
+
+
+def test_the_hash_of_the_last_call_id_and_cseq_is_reused_only_for_the_same_pair() -> None:
+    table = TransactionTable(1024)
+    pairs = [("a@h", 1), ("a@h", 1), ("a@h", 2), ("b@h", 2), ("a@h", 2), ("a@h1", 2)]
+    for call_id, number in pairs:
+        tx = _Tx()
+        table.insert(tx, call_id, number)
+        assert tx.hash_index == table.hash_index(call_id, number)
+
+
+def test_loads_are_counted_per_bucket_when_asked_for() -> None:
+    table = TransactionTable(4)
+    txs = []
+    for i in range(12):
+        tx = _Tx()
+        table.insert(tx, f"c{i}", 1)
+        txs.append(tx)
+    loads = table.loads()
+    assert list(loads) == sorted(loads)  # by bucket index
+    assert sum(loads.values()) == 12
+    for index in range(4):
+        assert table.bucket_load(index) == loads.get(index, 0)
+    for tx in txs[:6]:
+        assert table.remove(tx) and not table.remove(tx)
+    assert sum(table.loads().values()) == 6 == table.in_use
+    stats = table.hash_stats()
+    assert stats["in_use"] == 6 and stats["max_load"] == max(table.loads().values())
+
+
+def test_a_layer_table_of_size_one_still_gives_unique_ids() -> None:
+    layer = TransactionLayer(table_size=1)
+    seen = set()
+    for i in range(10):
+        [deliver] = layer.receive(request(branch=f"z9hG4bKone{i}"), UAC, 0.0)
+        assert deliver.tx.hash_index == 0
+        assert deliver.tx.id not in seen
+        seen.add(deliver.tx.id)

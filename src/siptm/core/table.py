@@ -3,8 +3,9 @@
 Rules of this module:
 - Every transaction gets a stable identifier ``hash_index:label`` (seeds: ``t_suspend``,
   MI ``t_reply``). As in the seeds' tm, ``hash_index`` is a hash of Call-ID and CSeq
-  number (so an INVITE, its CANCEL and its ACK share a bucket) and ``label`` counts
-  per bucket; the pair never repeats while the table lives.
+  number (so an INVITE, its CANCEL and its ACK share a bucket). ``label`` counts
+  transactions table-wide (the seeds count per bucket): unique on its own, so the pair
+  never repeats while the table lives, and the table is keyed by it alone.
 - Lookups are dictionaries keyed by the §17 keys, so their cost does not depend on
   the number of transactions; buckets exist for identifiers and statistics
   (``t_hash`` / ``tm.hash_stats``).
@@ -14,6 +15,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 from zlib import crc32
@@ -27,9 +29,9 @@ class TransactionTable:
     """Storage and indices. ``size`` (a power of two) is the number of buckets."""
 
     __slots__ = (
-        "_by_id",
-        "_labels",
-        "_loads",
+        "_by_label",
+        "_hashed",
+        "_label",
         "_mask",
         "client_by_key",
         "server_by_dialog",
@@ -42,11 +44,15 @@ class TransactionTable:
             raise ValueError("table size must be a power of two")
         self.size = size
         self._mask = size - 1
-        self._labels = [0] * size
-        self._loads = [0] * size
-        # keyed by label * size + hash_index: an int (hashes to itself, compares in one
-        # step) instead of a (hash_index, label) tuple built for every insert and removal
-        self._by_id: dict[int, Any] = {}
+        self._label = 0
+        # Keyed by label: consecutive ints, so inserts and removals (mostly in creation
+        # order) touch neighbouring slots of the dict instead of random ones, as
+        # per-bucket counters and (hash_index, label) keys did; the loads per bucket are
+        # counted when asked for (management only).
+        self._by_label: dict[int, Any] = {}
+        # the last (Call-ID, CSeq number, hash_index): a proxy's server and client
+        # transactions of one request share it and are inserted one after the other
+        self._hashed: tuple[str, int, int] = ("", -1, 0)
         self.server_by_key: dict[ServerKey, Any] = {}
         self.server_by_dialog: dict[DialogKey, list[Any]] = {}
         self.client_by_key: dict[tuple[str, str], Any] = {}
@@ -57,22 +63,21 @@ class TransactionTable:
 
     def insert(self, tx: Any, call_id: str, cseq_number: int) -> None:
         """Give ``tx`` its identifier and count it in."""
-        index = crc32(
-            f"{call_id}{cseq_number}".encode("utf-8", "surrogateescape")) & self._mask
-        label = self._labels[index] + 1
-        self._labels[index] = label
-        self._loads[index] += 1
+        hashed = self._hashed
+        if hashed[1] == cseq_number and hashed[0] == call_id:
+            index = hashed[2]
+        else:
+            index = crc32(
+                f"{call_id}{cseq_number}".encode("utf-8", "surrogateescape")) & self._mask
+            self._hashed = (call_id, cseq_number, index)
+        label = self._label = self._label + 1
         tx.hash_index = index
         tx.label = label
-        self._by_id[label * self.size + index] = tx
+        self._by_label[label] = tx
 
     def remove(self, tx: Any) -> bool:
         """Take ``tx`` out of the table (idempotent); True if it was there."""
-        index = tx.hash_index
-        if self._by_id.pop(tx.label * self.size + index, None) is None:
-            return False
-        self._loads[index] -= 1
-        return True
+        return self._by_label.pop(tx.label, None) is not None
 
     def get(self, ident: str | tuple[int, int]) -> Any:
         """The transaction with identifier ``"hash_index:label"`` (or the tuple)."""
@@ -82,9 +87,8 @@ class TransactionTable:
                 return None
             ident = (int(index), int(label))
         index, label = ident
-        if not 0 <= index < self.size:
-            return None
-        return self._by_id.get(label * self.size + index)
+        tx = self._by_label.get(label)
+        return tx if tx is not None and tx.hash_index == index else None
 
     # --- matching indices ------------------------------------------------------------
     def add_server(self, tx: Any) -> None:
@@ -129,27 +133,27 @@ class TransactionTable:
     @property
     def in_use(self) -> int:
         """Transactions in the table (seed 003 ``inuse_transactions``)."""
-        return len(self._by_id)
+        return len(self._by_label)
 
     def __len__(self) -> int:
-        return len(self._by_id)
+        return len(self._by_label)
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(list(self._by_id.values()))
+        return iter(list(self._by_label.values()))
 
     def bucket_load(self, index: int) -> int:
-        return self._loads[index]
+        return sum(1 for tx in self._by_label.values() if tx.hash_index == index)
 
     def loads(self) -> dict[int, int]:
         """``{bucket: transactions}`` for every non-empty bucket (MI ``t_hash``)."""
-        return {i: n for i, n in enumerate(self._loads) if n}
+        return dict(sorted(Counter(tx.hash_index for tx in self._by_label.values()).items()))
 
     def hash_stats(self) -> dict[str, int]:
         """Summary for ``tm.hash_stats``: size, used buckets, busiest bucket, total."""
-        used = [n for n in self._loads if n]
+        loads = self.loads()
         return {
             "size": self.size,
-            "used_buckets": len(used),
-            "max_load": max(used, default=0),
-            "in_use": len(self._by_id),
+            "used_buckets": len(loads),
+            "max_load": max(loads.values(), default=0),
+            "in_use": len(self._by_label),
         }
