@@ -128,3 +128,33 @@ def test_a_layer_table_of_size_one_still_gives_unique_ids() -> None:
         assert deliver.tx.hash_index == 0
         assert deliver.tx.id not in seen
         seen.add(deliver.tx.id)
+
+
+# --- lookups on the request being handled ---------------------------------------------------
+
+
+def test_lookups_of_the_request_received_last_reuse_its_key() -> None:
+    layer = make_layer()
+    [deliver] = layer.receive(request(), UAC, 0.0)
+    invite = deliver.tx
+    layer.reply(invite, 180, 0.0)
+    layer.drain()
+    cancel = request("CANCEL")
+    [deliver_cancel] = layer.receive(cancel, UAC, 0.1)
+    assert layer.lookup_cancel(cancel) is invite  # the CANCEL's key, method INVITE
+    assert layer.lookup_request(cancel) is deliver_cancel.tx
+    other = request(branch="z9hG4bKother", call_id="other")
+    assert layer.lookup_cancel(other) is None and layer.lookup_request(other) is None
+    # a request that is not the last one received is keyed afresh
+    assert layer.lookup_cancel(request("CANCEL")) is invite
+    layer.receive(other, UAC, 0.2)
+    assert layer.lookup_cancel(cancel) is invite
+    assert layer.lookup_request(cancel) is deliver_cancel.tx
+    ack = request("ACK", to_tag="totag1")
+    layer.reply(invite, 486, 0.3)
+    layer.receive(ack, UAC, 0.4)
+    assert layer.lookup_ack(ack) is invite
+    # RFC 2543 (no cookie): no key, matched on the dialog as before
+    old = request(branch=None, call_id="old-style")
+    [deliver_old] = layer.receive(old, UAC, 0.5)
+    assert layer.lookup_request(old) is deliver_old.tx

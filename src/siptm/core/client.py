@@ -17,6 +17,7 @@ Rules of this module:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -203,7 +204,8 @@ class ClientInviteTransaction(ClientTransaction):
         self.cancel_state = CancelState.NONE
         self.cancel_tx: ClientNonInviteTransaction | None = None
         self.cancel_headers: list[tuple[str, str]] | None = None
-        self.ack_headers: list[tuple[str, str]] = []  # seed t_add_hdrs: on our ACKs too
+        # seed t_add_hdrs: on our ACKs too (the proxy sets its list; none: no list kept)
+        self.ack_headers: Sequence[tuple[str, str]] = ()
         self._ack: bytes | None = None
         self._top_provisional = 0
 

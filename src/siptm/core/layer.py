@@ -134,6 +134,10 @@ class TransactionLayer:
         # Effects queued since the last drain, oldest first: callers only read it (a
         # cheap "anything queued?" test that spares an empty drain); drain() takes it.
         self.queued: list[Effect] = []
+        # the last request received and its §17.2.3 key: the lookups a route makes on
+        # the request it is handling (t_check_trans on an ACK, t_lookup_cancel) reuse it
+        self._received: Request | None = None
+        self._received_key: Any = None
 
     # --- effects and time ---------------------------------------------------------------
     def drain(self) -> list[Effect]:
@@ -190,6 +194,8 @@ class TransactionLayer:
     ) -> None:
         method = request.method
         key = server_key(request)
+        self._received = request
+        self._received_key = key
         if key is not None:
             tx = self.table.server_by_key.get(key)
         else:
@@ -384,9 +390,19 @@ class TransactionLayer:
         tx._start(now)
 
     # --- lookups (seed t_lookup_request, t_lookup_cancel, t_check_trans) ----------------
+    def _server_key(self, request: Request, method: str | None = None) -> Any:
+        """``server_key(request, method)``; for the request received last, from the key
+        computed when it arrived (keys are read from a request as it arrived)."""
+        if request is not self._received:
+            return server_key(request, method)
+        key = self._received_key
+        if key is None or method is None or key[3] == method:
+            return key
+        return (key[0], key[1], key[2], method)
+
     def lookup_request(self, request: Request) -> ServerTransaction | None:
         """The server transaction ``request`` belongs to (an ACK: its INVITE's)."""
-        key = server_key(request)
+        key = self._server_key(request)
         if key is not None:
             return self.table.server_by_key.get(key)
         return self._match_rfc2543(request)
@@ -398,7 +414,7 @@ class TransactionLayer:
 
     def lookup_cancel(self, cancel: Request) -> ServerInviteTransaction | None:
         """Seed ``t_lookup_cancel``: the INVITE server transaction a CANCEL refers to."""
-        key = server_key(cancel, "INVITE")
+        key = self._server_key(cancel, "INVITE")
         if key is not None:
             return self.table.server_by_key.get(key)
         bucket = self.table.server_by_dialog.get(dialog_key(cancel))
