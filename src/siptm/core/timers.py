@@ -325,7 +325,9 @@ class TimerQueue:
         self._hint = best
         self._hint_ok = True
         if len(due) > 1:
-            due.sort(key=_order)
+            # entries compare as lists: deadline, then the sequence number (unique, so
+            # the targets are never compared), as the heap orders them
+            due.sort()
         return due
 
     def next_deadline(self) -> float | None:
@@ -371,7 +373,3 @@ class TimerQueue:
             hint = self._hint
             if self._hint_ok and (hint is None or hint > now):
                 return
-
-
-def _order(entry: list[Any]) -> tuple[float, int]:
-    return (entry[0], entry[1])
