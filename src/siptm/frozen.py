@@ -7,17 +7,21 @@ class a ``__new__`` that fills the slots of a plain twin class (same slots, no
 ``__setattr__``) with ordinary assignments, then makes the object an instance of the
 frozen class. The result is the same object as before: same fields, equality, hash,
 repr and pickling, and assigning a field afterwards still raises
-``FrozenInstanceError``.
+``FrozenInstanceError``. :func:`constructor` hands out the same construction as a
+plain function, for the few places that build such objects on every message: calling
+a class with a Python ``__new__`` costs a third more than calling the function.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import MISSING, fields
 from typing import Any, TypeVar
 
-__all__ = ["fast_frozen"]
+__all__ = ["constructor", "fast_frozen"]
 
 T = TypeVar("T", bound=type)
+R = TypeVar("R")
 
 
 def fast_frozen(cls: T) -> T:
@@ -41,16 +45,25 @@ def fast_frozen(cls: T) -> T:
             namespace[f"_default_{f.name}"] = f.default
             arguments.append(f"{f.name}=_default_{f.name}")
     body = "".join(f"    self.{name} = {name}\n" for name in names)
+    namespace["_cls"] = cls
     exec(  # generated from the field names, as dataclasses itself does
         f"def __new__(cls, {', '.join(arguments)}):\n"
         f"    self = _new(_twin)\n{body}"
         f"    self.__class__ = cls\n"
+        f"    return self\n"
+        f"def make({', '.join(arguments)}):\n"
+        f"    self = _new(_twin)\n{body}"
+        f"    self.__class__ = _cls\n"
         f"    return self\n",
         namespace,
     )
     new = namespace["__new__"]
     new.__qualname__ = f"{cls.__qualname__}.__new__"
     cls.__new__ = new  # type: ignore[assignment]
+    make = namespace["make"]
+    make.__name__ = make.__qualname__ = f"new_{cls.__name__}"
+    make.__doc__ = f"``{cls.__name__}(...)`` (the same object), at a plain function's cost."
+    cls._fast_make = make  # type: ignore[attr-defined]
     # __new__ did the work; object.__init__ accepts the arguments when __new__ is
     # overridden and does nothing
     cls.__init__ = object.__init__  # type: ignore[misc]
@@ -62,3 +75,13 @@ def fast_frozen(cls: T) -> T:
 
     cls.__reduce__ = __reduce__  # type: ignore[assignment]
     return cls
+
+
+def constructor(cls: type[R]) -> Callable[..., R]:
+    """The plain function that builds ``cls(...)`` for a :func:`fast_frozen` class:
+    same arguments, same object, without the class call (``type.__call__``, ``__new__``
+    reached through a slot, ``object.__init__``)."""
+    make = getattr(cls, "_fast_make", None)
+    if make is None:
+        raise TypeError(f"{getattr(cls, '__name__', cls)!r} is not a fast_frozen class")
+    return make  # type: ignore[no-any-return]

@@ -158,3 +158,34 @@ def test_lookups_of_the_request_received_last_reuse_its_key() -> None:
     old = request(branch=None, call_id="old-style")
     [deliver_old] = layer.receive(old, UAC, 0.5)
     assert layer.lookup_request(old) is deliver_old.tx
+
+
+# --- effects built without a class call -----------------------------------------------------
+
+
+def test_the_constructors_build_the_same_frozen_objects() -> None:
+    import dataclasses
+
+    import pytest
+
+    from siptm.core import effects
+    from siptm.frozen import constructor
+    from siptm.runtime import effects as runtime_effects
+
+    tx = object()
+    pairs = [
+        (effects.new_send(b"x", UAC, tx, effects.SendKind.REQUEST),
+         effects.Send(b"x", UAC, tx, effects.SendKind.REQUEST)),
+        (effects.new_deliver_request(None, "req", UAC), effects.DeliverRequest(None, "req", UAC)),
+        (effects.new_deliver_response(tx, "resp", UAC), effects.DeliverResponse(tx, "resp", UAC)),
+        (effects.new_terminated(tx), effects.Terminated(tx)),
+        (runtime_effects.new_send(b"y", UAC), runtime_effects.Send(b"y", UAC)),
+    ]
+    for made, called in pairs:
+        assert type(made) is type(called) and made == called and repr(made) == repr(called)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(made, dataclasses.fields(made)[0].name, None)
+    assert runtime_effects.new_send(b"y", UAC).on_error is None  # defaults kept
+    assert constructor(Address)("udp", "h", 1) == Address("udp", "h", 1)
+    with pytest.raises(TypeError):
+        constructor(int)

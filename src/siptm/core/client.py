@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from ..net import Address
 from ..sip import Request, Response, parse
 from . import builder
-from .effects import DeliverResponse, Send, SendKind, Timeout, TransportError
+from .effects import SendKind, Timeout, TransportError, new_deliver_response, new_send
 from .timers import TimerName, Timing
 from .transaction import Event, State, Table, Transaction, Transition
 
@@ -108,13 +108,13 @@ class ClientTransaction(Transaction):
 
     # --- shared actions ---------------------------------------------------------------
     def _send(self, data: bytes, kind: SendKind) -> None:
-        self.layer.queued.append(Send(data, self.destination, self, kind))
+        self.layer.queued.append(new_send(data, self.destination, self, kind))
 
     def _deliver(self, arg: tuple[Response, Address]) -> None:
         response = arg[0]
         self.last_status = response.status
         self.last_response = response
-        self.layer.queued.append(DeliverResponse(self, response, arg[1]))
+        self.layer.queued.append(new_deliver_response(self, response, arg[1]))
 
     def _time_out(self, now: float, kind: TimerName) -> None:
         """A final-response timer ran out: report it, then linger (wt_timer)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
 
-from ..frozen import fast_frozen
+from ..frozen import constructor, fast_frozen
 from ..net import Address
 from ..sip import Request, Response
 from .timers import TimerName
@@ -30,6 +30,10 @@ __all__ = [
     "Terminated",
     "Timeout",
     "TransportError",
+    "new_deliver_request",
+    "new_deliver_response",
+    "new_send",
+    "new_terminated",
 ]
 
 
@@ -116,3 +120,10 @@ class Terminated:
 
 
 Effect = Send | DeliverRequest | DeliverResponse | Timeout | TransportError | Terminated
+
+# What every message makes (a send, a delivery, a termination), built by the classes' own
+# construction as plain functions: the same objects, without the cost of a class call.
+new_send = constructor(Send)
+new_deliver_request = constructor(DeliverRequest)
+new_deliver_response = constructor(DeliverResponse)
+new_terminated = constructor(Terminated)

@@ -17,7 +17,7 @@ from typing import Any
 from ..config import Config, TmSettings
 from ..errors import ParseError
 from ..net import Address
-from ..runtime.effects import Send
+from ..runtime.effects import new_send
 from ..sip import Request, Response, parse
 from . import effects as tx_effects
 from .forking import flag_bit
@@ -166,9 +166,9 @@ class Engine:
                 if kind is _SEND:
                     # what the runtime performs; a failure comes back to the layer
                     tx = event.tx
-                    self._out.append(Send(event.data, event.destination,
-                                          tx.local if tx is not None else None,
-                                          partial(_send_failed, self, event)))
+                    self._out.append(new_send(event.data, event.destination,
+                                              tx.local if tx is not None else None,
+                                              partial(_send_failed, self, event)))
                 elif kind is _DELIVER_REQUEST:
                     self._route_request(event, now, local)
                 elif kind is _DELIVER_RESPONSE:
@@ -195,7 +195,7 @@ class Engine:
             events = layer.drain()
 
     def send_raw(self, data: bytes, dest: Address, local: Address | None) -> None:
-        self._out.append(Send(data, dest, local))
+        self._out.append(new_send(data, dest, local))
 
     def note_local(self, tx: Any, listener: Address) -> None:
         if listener.transport == "udp":

@@ -28,7 +28,14 @@ from .client import (
     ClientNonInviteTransaction,
     ClientTransaction,
 )
-from .effects import DeliverRequest, DeliverResponse, Effect, Send, SendKind, Terminated
+from .effects import (
+    Effect,
+    Send,
+    SendKind,
+    new_deliver_request,
+    new_deliver_response,
+    new_terminated,
+)
 from .ids import MAGIC_COOKIE, IdFactory
 from .keys import MatchingConfig, dialog_key, response_key, server_key
 from .server import ServerInviteTransaction, ServerNonInviteTransaction, ServerTransaction
@@ -205,14 +212,14 @@ class TransactionLayer:
                 if not tx._fire(_ACK, now, (request, source)):
                     self.stats.absorbed_requests += 1
             else:
-                self.queued.append(DeliverRequest(None, request, source))
+                self.queued.append(new_deliver_request(None, request, source))
             return
         if tx is not None:
             self.stats.absorbed_requests += 1
             tx._fire(_REQUEST, now, request)
             return
         tx = self._create_server(request, source, now, reply_to, key)
-        self.queued.append(DeliverRequest(tx, request, source))
+        self.queued.append(new_deliver_request(tx, request, source))
 
     def _match_rfc2543(self, request: Request) -> ServerTransaction | None:
         bucket = self.table.server_by_dialog.get(dialog_key(request))
@@ -256,7 +263,7 @@ class TransactionLayer:
         tx = self.table.client_by_key.get(key) if key is not None else None
         if tx is None:
             self.stats.stray_responses += 1
-            self.queued.append(DeliverResponse(None, response, source))
+            self.queued.append(new_deliver_response(None, response, source))
             return
         tx._receive(response, source, now)
 
@@ -465,8 +472,8 @@ class TransactionLayer:
         else:
             table.drop_client(tx)
         if tx._refs == 0 and table.remove(tx):
-            self.queued.append(Terminated(tx))
+            self.queued.append(new_terminated(tx))
 
     def _remove(self, tx: Transaction) -> None:
         if self.table.remove(tx):
-            self.queued.append(Terminated(tx))
+            self.queued.append(new_terminated(tx))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..net import Address
 from ..sip import Request, Response
-from .effects import DeliverRequest, Send, SendKind, Timeout, TransportError
+from .effects import DeliverRequest, SendKind, Timeout, TransportError, new_send
 from .keys import DialogKey, Rfc2543Fields, ServerKey
 from .timers import TimerName, Timing
 from .transaction import Event, State, Table, Transaction, Transition
@@ -115,11 +115,12 @@ class ServerTransaction(Transaction):
         data = self.last_data = bytes(response)
         self.last_response = response
         self.last_status = response.status
-        self.layer.queued.append(Send(data, self.reply_to, self, _RESPONSE))
+        self.layer.queued.append(new_send(data, self.reply_to, self, _RESPONSE))
 
     def _resend_last(self, now: float, arg: Any = None) -> None:
         if self.last_data is not None:
-            self.layer.queued.append(Send(self.last_data, self.reply_to, self, _RESPONSE_AGAIN))
+            self.layer.queued.append(
+                new_send(self.last_data, self.reply_to, self, _RESPONSE_AGAIN))
 
     def _lifetime_expired(self, now: float, kind: TimerName) -> None:
         self.layer.queued.append(Timeout(self, kind))

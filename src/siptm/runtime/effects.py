@@ -15,10 +15,11 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..frozen import fast_frozen
+from ..frozen import constructor, fast_frozen
 from ..net import Address
 
-__all__ = ["EffectDispatcher", "EffectHandler", "OnDone", "OnSendError", "RunCoroutine", "Send"]
+__all__ = ["EffectDispatcher", "EffectHandler", "OnDone", "OnSendError", "RunCoroutine", "Send",
+           "new_send"]
 
 log = logging.getLogger("siptm.runtime")
 
@@ -43,6 +44,9 @@ class Send:
     dest: Address
     local: Address | None = None
     on_error: OnSendError | None = None
+
+
+new_send = constructor(Send)  # Send(...) for the engine's every send, without a class call
 
 
 @dataclass(frozen=True, slots=True, eq=False)
