@@ -530,3 +530,54 @@ def test_a_statelessly_forwarded_request_that_comes_back_is_a_loop():
     out.headers.add("X-Back", "1")
     h.inject(bytes(out), UAS)
     assert [r.status for r in h.take(UAS)] == [482]
+
+
+def _relay_bytes(with_branch_route: bool, request: bytes) -> bytes:
+    router = Router()
+
+    @router.request
+    def route(msg, tm):
+        if with_branch_route:
+            tm.t_on_branch("noop")
+        tm.record_route()
+        tm.t_relay()
+
+    @router.branch("noop")
+    def noop(msg, tm):
+        pass
+
+    h = ProxyHarness(router)
+    h.inject(request, UAC)
+    [sent] = [s for s in h.take_sent() if s.dest != UAC]  # (not the 100 Trying)
+    return sent.data
+
+
+@pytest.mark.parametrize("request_bytes", [
+    make_request("INVITE", body=b"v=0\r\n", extra=["Content-Type: application/sdp"]),
+    make_request("OPTIONS", max_forwards=None),  # Max-Forwards added
+    make_request("MESSAGE", extra=["Route: <sip:192.0.2.50;lr>"], body=b"hi"),
+])
+def test_a_branch_sent_without_a_copy_has_the_bytes_of_a_copied_one(request_bytes):
+    # a plain t_relay() sends the route's message as it stands (no copy of it); a
+    # branch route makes the branch a copy: same wire bytes either way
+    assert _relay_bytes(False, request_bytes) == _relay_bytes(True, request_bytes)
+
+
+def test_cancel_and_ack_of_a_branch_sent_without_a_copy_carry_our_via():
+    h = ProxyHarness(relay_router())
+    h.inject(make_request("INVITE", max_forwards=10), UAC)
+    [invite] = [s for s in h.take_sent() if s.dest == UAS]
+    ours = invite.msg.vias[0]
+    assert str(ours).startswith("SIP/2.0/UDP 127.0.0.1:5060;branch=" + OUR_BRANCH)
+    assert invite.msg.max_forwards == 9
+    h.inject(make_response(invite.msg, 180), UAS)
+    h.take_sent()
+    h.inject(make_request("CANCEL"), UAC)
+    cancel = next(s for s in h.take_sent() if s.dest == UAS)
+    assert cancel.msg.method == "CANCEL" and via_texts(cancel.msg) == [str(ours)]
+    assert cancel.msg.max_forwards == 9
+    h.inject(make_response(invite.msg, 487), UAS)
+    ack = next(s for s in h.take_sent() if s.dest == UAS and s.msg.method == "ACK")
+    assert via_texts(ack.msg) == [str(ours)] and ack.msg.uri_text == invite.msg.uri_text
+    h.settle()
+    assert h.in_use == 0

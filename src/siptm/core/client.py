@@ -73,12 +73,13 @@ class ClientTransaction(Transaction):
         branch: str,
         now: float,
         timing: Timing,
+        data: bytes | None = None,
     ) -> None:
         Transaction.__init__(self, layer, request, now, timing)
         self.destination = destination
         self.branch = branch
         self.branch_index = 0
-        self.data = bytes(request)
+        self.data = bytes(request) if data is None else data
         self.timed_out = False
         self._sent: Request | None = None
 
@@ -198,8 +199,9 @@ class ClientInviteTransaction(ClientTransaction):
         branch: str,
         now: float,
         timing: Timing,
+        data: bytes | None = None,
     ) -> None:
-        ClientTransaction.__init__(self, layer, request, destination, branch, now, timing)
+        ClientTransaction.__init__(self, layer, request, destination, branch, now, timing, data)
         self.state = _CALLING
         self.cancel_state = CancelState.NONE
         self.cancel_tx: ClientNonInviteTransaction | None = None
@@ -348,8 +350,9 @@ class ClientNonInviteTransaction(ClientTransaction):
         branch: str,
         now: float,
         timing: Timing,
+        data: bytes | None = None,
     ) -> None:
-        ClientTransaction.__init__(self, layer, request, destination, branch, now, timing)
+        ClientTransaction.__init__(self, layer, request, destination, branch, now, timing, data)
         self.state = _TRYING
         self.cancels: ClientInviteTransaction | None = None
 

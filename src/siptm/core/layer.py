@@ -321,14 +321,21 @@ class TransactionLayer:
         owner: Any = None,
         branch_index: int = 0,
         timing: Timing | None = None,
+        data: bytes | None = None,
+        branch: str | None = None,
     ) -> ClientTransaction:
         """Start a client transaction for ``request`` (its top Via carries a branch
-        from ``new_branch``) towards ``destination``."""
+        from ``new_branch``) towards ``destination``.
+
+        Or send ready ``data`` with that ``branch`` in its top Via: ``request`` is then
+        the message it was made from (method and CSeq as sent), e.g. a proxy's
+        ``forwarded_bytes`` without a copy of the request."""
         method = request.method
         if method == "ACK":
             raise ValueError("an ACK is not a transaction: use send_stateless()")
-        via = request.via
-        branch = via.branch if via is not None else None
+        if branch is None:
+            via = request.via
+            branch = via.branch if via is not None else None
         if not branch or not branch.startswith(MAGIC_COOKIE):
             raise ValueError("the request's top Via needs a branch with the magic cookie")
         table = self.table
@@ -339,9 +346,10 @@ class TransactionLayer:
             timing = self._timing_inv if invite else self._timing_noninv
         if invite:
             tx: ClientTransaction = ClientInviteTransaction(
-                self, request, destination, branch, now, timing)
+                self, request, destination, branch, now, timing, data)
         else:
-            tx = ClientNonInviteTransaction(self, request, destination, branch, now, timing)
+            tx = ClientNonInviteTransaction(self, request, destination, branch, now, timing,
+                                            data)
         tx.owner = owner
         tx.branch_index = branch_index
         cseq = request.cseq

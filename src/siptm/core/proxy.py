@@ -595,14 +595,21 @@ class ProxyTransaction:
         base_uri = base.uri_text
         for position, target in enumerate(targets):
             index = len(self.branches)
-            request = base.copy()
             uri_text = target.uri
-            if uri_text != request.uri_text:
-                try:
-                    request.uri = uri_text
-                except ParseError:
-                    error = E_BAD_DEST
-                    continue
+            # a branch that sends the route's message as it stands (plus our Via and
+            # Max-Forwards) needs no copy of it: its bytes are made from the message
+            as_is = (route is None and uri_text == base_uri and not set_breadth
+                     and not self.extra_headers)
+            if as_is:
+                request = base
+            else:
+                request = base.copy()
+                if uri_text != request.uri_text:
+                    try:
+                        request.uri = uri_text
+                    except ParseError:
+                        error = E_BAD_DEST
+                        continue
             branch = Branch(index, uri_text, request)
             branch.flags = target.flags
             branch.du = target.du
@@ -630,18 +637,26 @@ class ProxyTransaction:
                 continue
             branch.dest = dest
             if strict:
+                if as_is:  # its R-URI and Route set change: that takes a copy after all
+                    request = branch.request = base.copy()
+                    as_is = False
                 forward.apply_strict_route(request)
-            request.decrement_max_forwards()
+            if not as_is:
+                request.decrement_max_forwards()
             if shares is not None:
                 branch.breadth = shares[position]
                 if set_breadth:
                     request.headers.set("Max-Breadth", str(branch.breadth))
             else:
                 branch.breadth = DEFAULT_MAX_BREADTH
-            for name, value in self.extra_headers:
-                request.headers.add(name, value)
             via_branch = forward.make_branch(ctx.loop_hash, engine.layer.new_branch()[7:])
-            request.push_via(forward.our_via(listener, via_branch))
+            if as_is:
+                data: bytes | None = base.forwarded_bytes(forward.via_value(listener, via_branch))
+            else:
+                for name, value in self.extra_headers:
+                    request.headers.add(name, value)
+                request.push_via(forward.our_via(listener, via_branch))
+                data = None
             timing = self.timing(invite) if self.timing_changes else default_timing
             if branch.timing_changes:
                 timing = timing.replace(**branch.timing_changes)
@@ -649,7 +664,8 @@ class ProxyTransaction:
             branch.batch = self.batches
             self.branches.append(branch)
             branch.tx = engine.layer.send_request(request, dest, now, owner=self,
-                                                  branch_index=index, timing=timing)
+                                                  branch_index=index, timing=timing,
+                                                  data=data, branch=via_branch)
             if self.extra_headers and invite:
                 branch.tx.ack_headers = self.extra_headers  # seed 003: "local ACKs" too
             engine.note_local(branch.tx, listener)
