@@ -468,7 +468,8 @@ class ProxyTransaction:
             return
         pending = [b for b in self.branches if b.pending]
         if pending:
-            if all(b.minor for b in pending) and any(not b.minor for b in self.branches):
+            # (lists, not generators: a generator left early is closed by an exception)
+            if all([b.minor for b in pending]) and not all([b.minor for b in self.branches]):
                 for branch in pending:  # seed 003: minor branches are not waited for
                     if branch.tx is not None:
                         self._cancel(branch.tx, now)
