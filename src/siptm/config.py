@@ -225,6 +225,8 @@ class TransportSettings:
                                   minimum=1)
     max_header_bytes: int = _p(65536, "int", "largest header block on a stream", minimum=256)
     max_body_bytes: int = _p(1 << 20, "int", "largest body on a stream", minimum=0)
+    maxbuffer: int = _p(4 << 20, "int", "UDP receive buffer asked of the kernel (SO_RCVBUF, "
+                        "capped by net.core.rmem_max); 0 keeps the system default", minimum=0)
 
 
 @dataclass(frozen=True, slots=True)

@@ -409,3 +409,21 @@ def test_workers_can_share_a_port_with_reuse_port():
         await first.close()
 
     asyncio.run(main())
+
+
+def test_udp_receive_buffer_is_maxbuffer_or_the_system_default():
+    async def buffer_of(**transport: int) -> int:
+        def factory(info):
+            return FakeEngine(info)
+
+        async with Server(loopback_config("udp:127.0.0.1:0", **transport), factory) as server:
+            return server.transports.udp[0].sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+
+    system = asyncio.run(buffer_of(maxbuffer=0))
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    assert system == probe.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    granted = probe.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)  # capped by rmem_max
+    probe.close()
+    assert asyncio.run(buffer_of()) == granted  # the default asks for 4 MiB
+    assert granted > system

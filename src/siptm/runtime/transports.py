@@ -65,6 +65,7 @@ class Transports:
             for addr in addresses:
                 if addr.transport == "udp":
                     endpoint = await open_udp(addr, self._on_message, self._on_error,
+                                              receive_buffer=self.config.transport.maxbuffer,
                                               reuse_port=self.reuse_port)
                     self.udp.append(endpoint)
                     bound.append(endpoint.local)
