@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from ..net import Address
 from ..sip import NameAddress, Request, SipUri, Via, parse_name_addrs, parse_uri, parse_vias
-from ..sip.params import new_params
+from ..sip.params import Params
 from .sip_transport import UnsupportedTransport, default_port, normalize_host, uri_address
 
 BRANCH_COOKIE = "z9hG4bK"
@@ -245,13 +245,7 @@ def via_value(listener: Address, branch: str, rport: bool = True) -> str:
 def our_via(listener: Address, branch: str, rport: bool = True) -> Via:
     """:func:`via_value` as a ready :class:`Via` (built, not parsed back from its text)."""
     with_rport = rport and listener.transport == "udp"
-    via = Via.__new__(Via)
-    via._raw = via_value(listener, branch, rport)
-    via._dirty = False
-    via._protocol = "SIP/2.0"
-    via._transport = listener.transport.upper()
-    via._host = _host_text(listener.host)
-    via._port = listener.port
-    via._params = new_params([["branch", branch], ["rport", None]] if with_rport
-                             else [["branch", branch]])
-    return via
+    params = Params((), [["branch", branch], ["rport", None]] if with_rport
+                    else [["branch", branch]])
+    return Via(listener.transport.upper(), _host_text(listener.host), listener.port, params,
+               "SIP/2.0", via_value(listener, branch, rport))

@@ -78,29 +78,44 @@ class Headers:
 
     __slots__ = ("_keys", "_lines", "_objs", "_removed_spans", "modified")
 
-    def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
-        self._keys: list[str] = []
-        self._lines: list[bytes] = []
-        self._objs: list[Any] = []
-        self._removed_spans: list[tuple[int, int]] | None = None
+    _keys: list[str]
+    _lines: list[bytes]
+    _objs: list[Any]
+    _removed_spans: list[tuple[int, int]] | None
+
+    def __init__(
+        self,
+        items: list[tuple[str, str]] | None = None,
+        keys: list[str] | None = None,
+        lines: list[bytes] | None = None,
+        verbatim: bool = False,
+        objs: list[Any] | None = None,
+    ) -> None:
+        """Headers from ``(name, value)`` pairs, or (the parsers' form) over parsed
+        ``lines`` and their canonical ``keys``, taken as they are, with their parsed
+        values ``objs`` (default: none yet). ``verbatim`` when ``lines`` joined with
+        CRLF are the received header block byte for byte. Then, while removing whole
+        lines is the only change, ``_removed_spans`` tells where the removed lines were
+        in that block: sorted ``(start, end)`` byte offsets, each line with its CRLF
+        (None once anything else changed, or for headers that were not verbatim)."""
         self.modified = False
+        if keys is not None and lines is not None:
+            self._keys = keys
+            self._lines = lines
+            self._objs = [None] * len(keys) if objs is None else objs
+            self._removed_spans = [] if verbatim else None
+            return
+        self._keys = []
+        self._lines = []
+        self._objs = []
+        self._removed_spans = None
         for name, value in items or ():
             self.add(name, value)
 
     @classmethod
     def _from_lines(cls, keys: list[str], lines: list[bytes], verbatim: bool = False) -> Headers:
-        """Headers over parsed lines; ``verbatim`` when ``lines`` joined with CRLF are
-        the received header block byte for byte. Then, while removing whole lines is
-        the only change, ``_removed_spans`` tells where the removed lines were in that
-        block: sorted ``(start, end)`` byte offsets, each line with its CRLF (None
-        once anything else changed, or for headers that were not verbatim)."""
-        headers = cls.__new__(cls)
-        headers._keys = keys
-        headers._lines = lines
-        headers._objs = [None] * len(keys)
-        headers._removed_spans = [] if verbatim else None
-        headers.modified = False
-        return headers
+        """Headers over parsed lines (see ``__init__``)."""
+        return cls(None, keys, lines, verbatim)
 
     # --- reading --------------------------------------------------------------------
     def _value(self, i: int) -> str:
@@ -166,11 +181,11 @@ class Headers:
         return self._items_slow()
 
     def _items_slow(self) -> list[tuple[str, str]]:
-        out = []
+        out: list[tuple[str, str]] = []
         objs = self._objs
         for i, line in enumerate(self._lines):
-            name, _, value = line.partition(b":")
-            name = name.strip().decode(ENCODING, ERRORS)
+            raw_name, _, value = line.partition(b":")
+            name = raw_name.strip().decode(ENCODING, ERRORS)
             obj = objs[i]
             if obj is not None and _objects_dirty(obj):
                 out.append((name, _render_objects(obj)))
@@ -247,7 +262,8 @@ class Headers:
             if self._keys[j] == key:
                 self.delete_at(j)
 
-    __setitem__ = set
+    def __setitem__(self, name: str, value: str) -> None:
+        self.set(name, value)
 
     def remove(self, name: str) -> int:
         """Remove every header called ``name``; returns how many there were."""
@@ -360,10 +376,4 @@ class Headers:
             shared[i] = None
             if _objects_dirty(objs):
                 lines[i] = self._rendered_line(i, objs)
-        clone = Headers.__new__(Headers)
-        clone._keys = self._keys.copy()
-        clone._lines = lines
-        clone._objs = shared
-        clone._removed_spans = None
-        clone.modified = False
-        return clone
+        return Headers(None, self._keys.copy(), lines, False, shared)

@@ -67,14 +67,33 @@ class Message:
     __slots__ = ("_body", "_body_set", "_raw", "_start_set", "_tags", "headers")
 
     headers: Headers
+    _body: bytes
+    _raw: bytes
+    _body_set: bool
+    _start_set: bool
+    _tags: tuple[bytes, str | None, bytes, str | None] | None  # (From line, its tag, To
+    # line, its tag) from parsing
 
-    def __init__(self, headers: Headers | list[tuple[str, str]] | None, body: bytes) -> None:
+    def __init__(
+        self,
+        headers: Headers | list[tuple[str, str]] | None,
+        body: bytes,
+        raw: bytes | None = None,
+        tags: tuple[bytes, str | None, bytes, str | None] | None = None,
+    ) -> None:
+        """``raw``: the bytes this message was parsed from (the parser's form; ``tags``
+        then tells the From/To tags it read)."""
         self.headers = headers if isinstance(headers, Headers) else Headers(headers)
         self._body = body
-        self._raw = b""
-        self._body_set = True
-        self._start_set = True
-        self._tags: tuple | None = None  # (From line, its tag, To line, its tag) from parsing
+        self._tags = tags
+        if raw is None:
+            self._raw = b""
+            self._body_set = True
+            self._start_set = True
+        else:
+            self._raw = raw
+            self._body_set = False
+            self._start_set = False
 
     # --- body ---------------------------------------------------------------------------
     @property
@@ -171,8 +190,12 @@ class Message:
             return parsed.tag
         line = headers._lines[i]
         tags = self._tags
-        if tags is not None and tags[slot] is line:  # the header is still the parsed one
-            return tags[slot + 1]
+        if tags is not None:  # the header still the parsed one: its tag was read then
+            if slot == 0:
+                if tags[0] is line:
+                    return tags[1]
+            elif tags[2] is line:
+                return tags[3]
         return line_tag(line)
 
     @property
@@ -353,17 +376,14 @@ class Message:
     def copy(self) -> Message:
         """An independent copy (e.g. one per branch): header lines are shared bytes,
         parsed values are re-parsed on demand, so editing one never touches the other."""
-        clone = self.__class__.__new__(self.__class__)
-        clone.headers = self.headers.copy()
-        clone._body = self._body
-        clone._raw = b""
+        clone = self._copy_with(self.headers.copy())
         clone._body_set = True
         clone._start_set = True
-        clone._tags = self._tags
-        self._copy_start(clone)
         return clone
 
-    def _copy_start(self, clone: Message) -> None:
+    def _copy_with(self, headers: Headers) -> Message:
+        """A message of this class with this one's start line, body and parsed tags,
+        and these headers (nothing received: ``_raw`` empty)."""
         raise NotImplementedError
 
     @property
@@ -378,6 +398,11 @@ class Request(Message):
 
     __slots__ = ("_uri", "_uri_text", "method", "version")
 
+    _uri: Uri | None  # None: not parsed yet (_uri_text holds it)
+    _uri_text: str
+    method: str
+    version: str
+
     def __init__(
         self,
         method: str,
@@ -385,12 +410,33 @@ class Request(Message):
         headers: Headers | list[tuple[str, str]] | None = None,
         body: bytes = b"",
         version: str = SIP_VERSION,
+        raw: bytes | None = None,
+        tags: tuple[bytes, str | None, bytes, str | None] | None = None,
     ) -> None:
-        super().__init__(headers, body)
+        """``raw``: the bytes this request was parsed from (the parser's form): ``uri``
+        is then text parsed on first access, ``tags`` the From/To tags read."""
+        # (Message.__init__ inlined: the parser builds every request through here)
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self._body = body
+        self._tags = tags
         self.method = method
         self.version = version
-        self._uri = parse_uri(uri) if isinstance(uri, str) else uri
-        self._uri_text = str(self._uri)
+        if raw is None:
+            self._raw = b""
+            self._body_set = True
+            self._start_set = True
+            self._uri = parsed = parse_uri(uri) if isinstance(uri, str) else uri
+            self._uri_text = str(parsed)
+        else:
+            self._raw = raw
+            self._body_set = False
+            self._start_set = False
+            if isinstance(uri, str):
+                self._uri = None
+                self._uri_text = uri
+            else:
+                self._uri = uri
+                self._uri_text = str(uri)
 
     is_request = True
 
@@ -419,11 +465,9 @@ class Request(Message):
         uri = self._uri
         return self._uri_text if uri is None else str(uri)
 
-    def _copy_start(self, clone: Message) -> None:
-        clone.method = self.method
-        clone.version = self.version
-        clone._uri = None
-        clone._uri_text = self.uri_text
+    def _copy_with(self, headers: Headers) -> Request:
+        return Request(self.method, self.uri_text, headers, self._body, self.version, b"",
+                       self._tags)
 
     def _start_changed(self) -> bool:
         return self._start_set or self.uri_edited
@@ -440,6 +484,10 @@ class Response(Message):
 
     __slots__ = ("_reason", "_status", "version")
 
+    _status: int
+    _reason: str
+    version: str
+
     def __init__(
         self,
         status: int,
@@ -447,8 +495,23 @@ class Response(Message):
         headers: Headers | list[tuple[str, str]] | None = None,
         body: bytes = b"",
         version: str = SIP_VERSION,
+        raw: bytes | None = None,
+        tags: tuple[bytes, str | None, bytes, str | None] | None = None,
     ) -> None:
-        super().__init__(headers, body)
+        """``raw``: the bytes this response was parsed from (the parser's form; ``tags``
+        then tells the From/To tags it read)."""
+        # (Message.__init__ inlined: the parser builds every response through here)
+        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
+        self._body = body
+        self._tags = tags
+        if raw is None:
+            self._raw = b""
+            self._body_set = True
+            self._start_set = True
+        else:
+            self._raw = raw
+            self._body_set = False
+            self._start_set = False
         self._status = status
         self._reason = REASON_PHRASES.get(status, "Unknown") if reason is None else reason
         self.version = version
@@ -476,10 +539,9 @@ class Response(Message):
     def _start_line(self) -> bytes:
         return f"{self.version} {self._status} {self._reason}".encode(ENCODING, ERRORS)
 
-    def _copy_start(self, clone: Message) -> None:
-        clone._status = self._status
-        clone._reason = self._reason
-        clone.version = self.version
+    def _copy_with(self, headers: Headers) -> Response:
+        return Response(self._status, self._reason, headers, self._body, self.version, b"",
+                        self._tags)
 
     def __repr__(self) -> str:
         return f"<Response {self._status} {self._reason}>"
@@ -506,7 +568,7 @@ class Response(Message):
                     line = line.rstrip(b" \t") + b";tag=" + to_tag.encode(ENCODING, ERRORS)
                 keys.append(key)
                 lines.append(line)
-        out_headers = Headers._from_lines(keys, lines)
+        out_headers = Headers(None, keys, lines)
         for name, value in headers:
             out_headers.add(name, value)
         return cls(status, reason, out_headers, body)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, MutableMapping
+from typing import Any
 
 from ..errors import ParseError
 
@@ -30,8 +31,12 @@ class Params(MutableMapping[str, "str | None"]):
 
     __slots__ = ("_items", "dirty")
 
-    def __init__(self, items: Iterable[tuple[str, str | None]] = ()) -> None:
-        self._items: list[list] = [[name, value] for name, value in items]
+    def __init__(
+        self, items: Iterable[tuple[str, str | None]] = (), parsed: list[list[Any]] | None = None
+    ) -> None:
+        """``parsed``: the parsers' ``[[name, value], ...]``, taken as is (``items`` unused)."""
+        self._items: list[list[Any]] = (
+            [[name, value] for name, value in items] if parsed is None else parsed)
         self.dirty = False
 
     def _find(self, key: str) -> int:
@@ -97,17 +102,14 @@ class Params(MutableMapping[str, "str | None"]):
         )
 
 
-def new_params(items: list[list]) -> Params:
+def new_params(items: list[list[Any]]) -> Params:
     """A Params over ``[[name, value], ...]`` (taken as is; the parsers' fast constructor)."""
-    params = Params.__new__(Params)
-    params._items = items
-    params.dirty = False
-    return params
+    return Params((), items)
 
 
 def parse_uri_params(text: str) -> Params:
     """``;a=b;lr`` inside a URI (no quoting, no whitespace allowed)."""
-    params = new_params([])
+    params = Params((), [])
     items = params._items
     for part in text.split(";")[1:]:
         name, eq, value = part.partition("=")
@@ -131,7 +133,7 @@ def parse_header_params(text: str, pos: int = 0) -> tuple[Params, int]:
     Parsing stops at the end of the text or at a character that cannot continue a
     parameter list (the caller decides whether that is an error).
     """
-    params = new_params([])
+    params = Params((), [])
     items = params._items
     end = len(text)
     match = _HPARAM_RE.match

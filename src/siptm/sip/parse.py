@@ -207,7 +207,7 @@ def _parse(data: bytes) -> Request | Response:
     verbatim = crlf_only and end >= 0 and li >= 0 and (
         start_line.startswith(b"SIP/2.0 ") and len(start_line) >= 12
         if is_response else start_line.endswith(b" SIP/2.0"))
-    headers = Headers._from_lines(list(key_tuple), hlines, verbatim)
+    headers = Headers(None, list(key_tuple), hlines, verbatim)
     objs = headers._objs
 
     # Body, framed by Content-Length when present (RFC 3261 §18.3).
@@ -237,22 +237,18 @@ def _parse(data: bytes) -> Request | Response:
         if hops > 255:
             raise ParseError("Max-Forwards too large")
 
+    tags = (from_line, from_tag, to_line, to_tag)
     if is_response:
-        msg = _response(start_line)
-    else:
-        msg = _request(start_line)
-        if cseq.method != msg.method:
-            raise ParseError("CSeq method does not match the request")
-    msg.headers = headers
-    msg._body = body
-    msg._raw = raw
-    msg._body_set = False
-    msg._start_set = False
-    msg._tags = (from_line, from_tag, to_line, to_tag)
-    return msg
+        status, reason = _response(start_line)
+        return Response(status, reason, headers, body, "SIP/2.0", raw, tags)
+    method, uri_text = _request(start_line)
+    if cseq.method != method:
+        raise ParseError("CSeq method does not match the request")
+    return Request(method, uri_text, headers, body, "SIP/2.0", raw, tags)
 
 
-def _request(line: bytes) -> Request:
+def _request(line: bytes) -> tuple[str, str]:
+    """The method and the Request-URI's text of a request line."""
     parts = line.split(b" ")
     if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2]:
         raise ParseError("bad request line")
@@ -272,12 +268,7 @@ def _request(line: bytes) -> Request:
         scheme = uri[: uri.index(b":") + 1].lower()
         if (scheme == b"sip:" or scheme == b"sips:") and b"?" in uri[uri.rfind(b"@") + 1:]:
             raise ParseError("headers not allowed in Request-URI")
-    req = Request.__new__(Request)
-    req.method = name
-    req._uri = None
-    req._uri_text = uri.decode("utf-8", "surrogateescape")
-    req.version = "SIP/2.0"
-    return req
+    return name, uri.decode("utf-8", "surrogateescape")
 
 
 _STATUS_LINES: dict[bytes, tuple[int, str]] = {}  # status line -> (code, reason phrase)
@@ -297,16 +288,14 @@ def _status_of(line: bytes) -> tuple[int, str]:
     return int(code), parts[2].decode("utf-8", "surrogateescape") if len(parts) == 3 else ""
 
 
-def _response(line: bytes) -> Response:
+def _response(line: bytes) -> tuple[int, str]:
+    """The status code and reason phrase of a status line."""
     status = _STATUS_LINES.get(line)
     if status is None:  # status lines come from a small set: each is read once
         status = _status_of(line)
         if len(_STATUS_LINES) < _STATUS_CACHE_LIMIT and len(line) <= _STATUS_LINE_MAX_LEN:
             _STATUS_LINES[line] = status
-    resp = Response.__new__(Response)
-    resp._status, resp._reason = status
-    resp.version = "SIP/2.0"
-    return resp
+    return status
 
 
 # --- stream transports ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ parameters are edited. The user part is kept escaped, as written: ``%40`` stays
 from __future__ import annotations
 
 import re
-from operator import attrgetter
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from ..errors import ParseError
@@ -33,29 +33,82 @@ def unescape(text: str) -> str:
     return unquote_to_bytes(text).decode("utf-8", "surrogateescape")
 
 
-def _tracked(name: str) -> property:
-    private = "_" + name
-
-    def setter(self, value: object) -> None:
-        setattr(self, private, value)
-        self._dirty = True
-
-    return property(attrgetter(private), setter, doc=f"the URI's {name} (assignable)")
-
-
 class SipUri:
     """A ``sip:`` or ``sips:`` URI. Assigning any part marks it for re-rendering."""
 
     __slots__ = ("_dirty", "_headers", "_host", "_params", "_password", "_port", "_raw",
                  "_scheme", "_user")
 
-    scheme = _tracked("scheme")
-    user = _tracked("user")
-    password = _tracked("password")
-    host = _tracked("host")
-    port = _tracked("port")
-    params = _tracked("params")
-    headers = _tracked("headers")
+    # (explicit properties, not property objects built by a helper: mypyc compiles these)
+    @property
+    def scheme(self) -> str:
+        """The URI's scheme (assignable: marks it for re-rendering)."""
+        return self._scheme
+
+    @scheme.setter
+    def scheme(self, value: str) -> None:
+        self._scheme = value
+        self._dirty = True
+
+    @property
+    def user(self) -> str | None:
+        """The URI's user (assignable: marks it for re-rendering)."""
+        return self._user
+
+    @user.setter
+    def user(self, value: str | None) -> None:
+        self._user = value
+        self._dirty = True
+
+    @property
+    def password(self) -> str | None:
+        """The URI's password (assignable: marks it for re-rendering)."""
+        return self._password
+
+    @password.setter
+    def password(self, value: str | None) -> None:
+        self._password = value
+        self._dirty = True
+
+    @property
+    def host(self) -> str:
+        """The URI's host (assignable: marks it for re-rendering)."""
+        return self._host
+
+    @host.setter
+    def host(self, value: str) -> None:
+        self._host = value
+        self._dirty = True
+
+    @property
+    def port(self) -> int | None:
+        """The URI's port (assignable: marks it for re-rendering)."""
+        return self._port
+
+    @port.setter
+    def port(self, value: int | None) -> None:
+        self._port = value
+        self._dirty = True
+
+    @property
+    def params(self) -> Params:
+        """The URI's params (assignable: marks it for re-rendering)."""
+        return self._params
+
+    @params.setter
+    def params(self, value: Params) -> None:
+        self._params = value
+        self._dirty = True
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The URI's headers (assignable: marks it for re-rendering)."""
+        return self._headers
+
+    @headers.setter
+    def headers(self, value: dict[str, str]) -> None:
+        self._headers = value
+        self._dirty = True
 
     def __init__(
         self,
@@ -66,16 +119,24 @@ class SipUri:
         headers: dict[str, str] | None = None,
         scheme: str = "sip",
         password: str | None = None,
+        raw: str | None = None,
     ) -> None:
+        """``raw``: the text this URI was parsed from (the parsers' form: it renders as
+        that text until changed); ``headers`` are then taken as is."""
         self._scheme = scheme
         self._user = user
         self._password = password
         self._host = host
         self._port = port
         self._params = params if isinstance(params, Params) else Params((params or {}).items())
-        self._headers = dict(headers or {})
-        self._raw = ""
-        self._dirty = True
+        if raw is None:
+            self._headers = dict(headers or {})
+            self._raw = ""
+            self._dirty = True
+        else:
+            self._headers = {} if headers is None else headers
+            self._raw = raw
+            self._dirty = False
 
     # --- reading -------------------------------------------------------------------
     @property
@@ -153,15 +214,37 @@ class TelUri:
 
     __slots__ = ("_dirty", "_number", "_params", "_raw")
 
-    number = _tracked("number")
-    params = _tracked("params")
+    @property
+    def number(self) -> str:
+        """The URI's number (assignable: marks it for re-rendering)."""
+        return self._number
+
+    @number.setter
+    def number(self, value: str) -> None:
+        self._number = value
+        self._dirty = True
+
+    @property
+    def params(self) -> Params:
+        """The URI's params (assignable: marks it for re-rendering)."""
+        return self._params
+
+    @params.setter
+    def params(self, value: Params) -> None:
+        self._params = value
+        self._dirty = True
     scheme = "tel"
 
-    def __init__(self, number: str, params: Params | None = None) -> None:
+    def __init__(self, number: str, params: Params | None = None, raw: str | None = None) -> None:
+        """``raw``: the text this URI was parsed from (the parsers' form)."""
         self._number = number
         self._params = params if params is not None else Params()
-        self._raw = ""
-        self._dirty = True
+        if raw is None:
+            self._raw = ""
+            self._dirty = True
+        else:
+            self._raw = raw
+            self._dirty = False
 
     @property
     def dirty(self) -> bool:
@@ -250,37 +333,23 @@ def _parse_sip(text: str, scheme: str, rest: str) -> SipUri:
     m = _SIP_FAST_RE.match(rest)
     if m is not None:
         user, host, port, ptext = m.groups()
-        uri = SipUri.__new__(SipUri)
-        uri._raw = text
-        uri._dirty = False
-        uri._scheme = scheme
-        uri._user = user
-        uri._password = None
-        uri._host = host
-        uri._port = None
+        number = None
         if port is not None:
-            uri._port = int(port)
-            if uri._port > 65535:
+            number = int(port)
+            if number > 65535:
                 raise ParseError("bad URI port")
+        items: list[list[Any]] = []
         if ptext:
-            items = []
             for part in ptext[1:].split(";"):
                 name, eq, value = part.partition("=")
                 items.append([name, value if eq else None])
-            uri._params = new_params(items)
-        else:
-            uri._params = new_params([])
-        uri._headers = {}
-        return uri
+        return SipUri(host, user, number, Params((), items), None, scheme, None, text)
     if _BAD_URI_CHAR_RE.search(rest):
         raise ParseError("bad character in URI")
-    uri = SipUri.__new__(SipUri)
-    uri._raw = text
-    uri._dirty = False
-    uri._scheme = scheme
     # '@' may not appear unescaped in parameters or headers, so the last one ends the
     # userinfo, which itself may hold ';', '?' and '/' (RFC 3261 user-unreserved).
     at = rest.rfind("@")
+    password: str | None
     if at >= 0:
         userinfo, hostpart = rest[:at], rest[at + 1:]
         user, colon, password = userinfo.partition(":")
@@ -288,52 +357,41 @@ def _parse_sip(text: str, scheme: str, rest: str) -> SipUri:
             raise ParseError("bad URI user part")
         if colon and _PASSWORD_RE.match(password) is None:
             raise ParseError("bad URI password")
-        uri._user = user
-        uri._password = password if colon else None
+        if not colon:
+            password = None
     else:
         hostpart = rest
-        uri._user = None
-        uri._password = None
+        user = None
+        password = None
     qmark = hostpart.find("?")
+    headers: dict[str, str] = {}
     if qmark >= 0:
-        headers = {}
         for pair in hostpart[qmark + 1:].split("&"):
             name, _, value = pair.partition("=")
             if not name:
                 raise ParseError("bad URI header")
             headers[name] = value
-        uri._headers = headers
         hostpart = hostpart[:qmark]
-    else:
-        uri._headers = {}
     semi = hostpart.find(";")
     if semi >= 0:
-        uri._params = parse_uri_params(hostpart[semi:])
+        params = parse_uri_params(hostpart[semi:])
         hostpart = hostpart[:semi]
     else:
-        uri._params = Params()
+        params = Params()
     hm = _HOST_RE.match(hostpart)
     if hm is None:
         raise ParseError("bad URI host")
-    uri._host = hm.group(1)
     port = hm.group(2)
+    number = None
     if port is not None:
         number = int(port)
         if number > 65535:
             raise ParseError("bad URI port")
-        uri._port = number
-    else:
-        uri._port = None
-    return uri
+    return SipUri(hm.group(1), user, number, params, headers, scheme, password, text)
 
 
 def _parse_tel(text: str, rest: str) -> TelUri:
     number, _, params = rest.partition(";")
     if not number or "@" in number or _BAD_URI_CHAR_RE.search(rest):
         raise ParseError("bad tel URI")
-    uri = TelUri.__new__(TelUri)
-    uri._raw = text
-    uri._dirty = False
-    uri._number = number
-    uri._params = parse_uri_params(";" + params) if params else Params()
-    return uri
+    return TelUri(number, parse_uri_params(";" + params) if params else Params(), text)

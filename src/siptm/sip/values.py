@@ -8,11 +8,12 @@ until it is changed. Anything malformed raises :class:`ParseError`.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ..errors import ParseError
 from .headers import raw_value
 from .params import Params, new_params, parse_header_params, split_commas, unquote
-from .uri import SipUri, Uri, _tracked, parse_uri
+from .uri import SipUri, Uri, parse_uri
 
 _TOKEN = r"[A-Za-z0-9.!%*_+`'~-]+"
 _VIA_RE = re.compile(
@@ -47,11 +48,55 @@ class Via:
 
     __slots__ = ("_dirty", "_host", "_params", "_port", "_protocol", "_raw", "_transport")
 
-    protocol = _tracked("protocol")
-    transport = _tracked("transport")
-    host = _tracked("host")
-    port = _tracked("port")
-    params = _tracked("params")
+    @property
+    def protocol(self) -> str:
+        """The Via's protocol (assignable: marks it for re-rendering)."""
+        return self._protocol
+
+    @protocol.setter
+    def protocol(self, value: str) -> None:
+        self._protocol = value
+        self._dirty = True
+
+    @property
+    def transport(self) -> str:
+        """The Via's transport (assignable: marks it for re-rendering)."""
+        return self._transport
+
+    @transport.setter
+    def transport(self, value: str) -> None:
+        self._transport = value
+        self._dirty = True
+
+    @property
+    def host(self) -> str:
+        """The Via's host (assignable: marks it for re-rendering)."""
+        return self._host
+
+    @host.setter
+    def host(self, value: str) -> None:
+        self._host = value
+        self._dirty = True
+
+    @property
+    def port(self) -> int | None:
+        """The Via's port (assignable: marks it for re-rendering)."""
+        return self._port
+
+    @port.setter
+    def port(self, value: int | None) -> None:
+        self._port = value
+        self._dirty = True
+
+    @property
+    def params(self) -> Params:
+        """The Via's params (assignable: marks it for re-rendering)."""
+        return self._params
+
+    @params.setter
+    def params(self, value: Params) -> None:
+        self._params = value
+        self._dirty = True
 
     def __init__(
         self,
@@ -60,14 +105,21 @@ class Via:
         port: int | None = None,
         params: Params | dict | None = None,
         protocol: str = "SIP/2.0",
+        raw: str | None = None,
     ) -> None:
+        """``raw``: the text this value was parsed from (the parsers' form: it renders
+        as that text until changed)."""
         self._protocol = protocol
         self._transport = transport
         self._host = host
         self._port = port
         self._params = params if isinstance(params, Params) else Params((params or {}).items())
-        self._raw = ""
-        self._dirty = True
+        if raw is None:
+            self._raw = ""
+            self._dirty = True
+        else:
+            self._raw = raw
+            self._dirty = False
 
     @property
     def dirty(self) -> bool:
@@ -136,24 +188,17 @@ def is_plain_via_line(line: bytes) -> bool:
 
 def _plain_via(raw: str, transport: str, host: str, port: str | None, ptext: str) -> Via:
     """A Via of the common, plain shape (the groups of ``_VIA_PLAIN``): params split on ';'."""
-    via = Via.__new__(Via)
-    via._raw = raw
-    via._dirty = False
-    via._protocol = "SIP/2.0"
-    via._transport = transport
-    via._host = host
-    via._port = None
+    number = None
     if port is not None:
-        via._port = int(port)
-        if via._port > 65535:
+        number = int(port)
+        if number > 65535:
             raise ParseError("bad Via port")
-    items = []
+    items: list[list[Any]] = []
     if ptext:
         for part in ptext[1:].split(";"):
             name, eq, pvalue = part.partition("=")
             items.append([name, pvalue if eq else None])
-    via._params = new_params(items)
-    return via
+    return Via(transport, host, number, Params((), items), "SIP/2.0", raw)
 
 
 def parse_via(value: str) -> Via:
@@ -170,21 +215,12 @@ def parse_via(value: str) -> Via:
     for pname, pvalue in params._items:
         if pvalue == "" and pname.lower() != "rport":
             raise ParseError("bad Via parameters")
-    via = Via.__new__(Via)
-    via._raw = value.strip(" \t")
-    via._dirty = False
-    via._protocol = f"{name}/{version}"
-    via._transport = transport
-    via._host = host
+    number = None
     if port is not None:
         number = int(port)
         if number > 65535:
             raise ParseError("bad Via port")
-        via._port = number
-    else:
-        via._port = None
-    via._params = params
-    return via
+    return Via(transport, host, number, params, f"{name}/{version}", value.strip(" \t"))
 
 
 def parse_vias(value: str) -> list[Via]:
@@ -212,20 +248,48 @@ class NameAddress:
 
     __slots__ = ("_dirty", "_display", "_params", "_raw", "_uri")
 
-    uri = _tracked("uri")
-    params = _tracked("params")
+    _uri: Uri | None  # None: Contact: *
+
+    @property
+    def uri(self) -> Uri | None:
+        """The value's uri (assignable: marks it for re-rendering)."""
+        return self._uri
+
+    @uri.setter
+    def uri(self, value: Uri | None) -> None:
+        self._uri = value
+        self._dirty = True
+
+    @property
+    def params(self) -> Params:
+        """The value's params (assignable: marks it for re-rendering)."""
+        return self._params
+
+    @params.setter
+    def params(self, value: Params) -> None:
+        self._params = value
+        self._dirty = True
 
     def __init__(
         self,
-        uri: Uri | str,
+        uri: Uri | str | None,
         display_name: str | None = None,
         params: Params | dict | None = None,
+        raw: str | None = None,
     ) -> None:
+        """``raw``: the text this value was parsed from (the parsers' form: it renders
+        as that text until changed); ``display_name`` is then as written (quoted or
+        tokens) and ``uri`` may be None (``Contact: *``)."""
         self._uri = parse_uri(uri) if isinstance(uri, str) else uri
-        self._display = _quote(display_name) if display_name else None
         self._params = params if isinstance(params, Params) else Params((params or {}).items())
-        self._raw = ""
-        self._dirty = True
+        if raw is None:
+            self._display = _quote(display_name) if display_name else None
+            self._raw = ""
+            self._dirty = True
+        else:
+            self._display = display_name
+            self._raw = raw
+            self._dirty = False
 
     @property
     def is_star(self) -> bool:
@@ -303,26 +367,18 @@ def parse_name_addr(value: str, allow_star: bool = False) -> NameAddress:
     m = _NA_FAST_RE.match(text)
     if m is not None:  # the everyday shape: [display] <uri>;token=token...
         quoted, tokens, uri, ptext = m.groups()
-        na = NameAddress.__new__(NameAddress)
-        na._raw = text
-        na._dirty = False
-        na._display = quoted or tokens
-        na._uri = parse_uri(uri)
-        items = []
+        items: list[list[Any]] = []
         if ptext:
             for part in ptext[1:].split(";"):
                 name, eq, pvalue = part.partition("=")
                 items.append([name, pvalue if eq else None])
-        na._params = new_params(items)
-        return na
+        return NameAddress(parse_uri(uri), quoted or tokens, Params((), items), text)
     if not text:
         raise ParseError("empty address")
-    na = NameAddress.__new__(NameAddress)
-    na._raw = text
-    na._dirty = False
-    na._display = None
+    display: str | None = None
+    parsed_uri: Uri | None
     if allow_star and text[0] == "*" and text[1:].lstrip(" \t")[:1] in ("", ";"):
-        na._uri = None  # Contact: * (but in '*<sip:a@b>' the '*' is a display-name token)
+        parsed_uri = None  # Contact: * (but in '*<sip:a@b>' the '*' is a display-name token)
         pos = 1
     else:
         pos = 0
@@ -330,36 +386,36 @@ def parse_name_addr(value: str, allow_star: bool = False) -> NameAddress:
             m = _QUOTED_RE.match(text)
             if m is None:
                 raise ParseError("unterminated quoted string")
-            na._display = m.group(0)
+            display = m.group(0)
             pos = m.end()
             while pos < len(text) and text[pos] in " \t":
                 pos += 1
             if pos >= len(text) or text[pos] != "<":
                 raise ParseError("bad name-addr")
         lt = text.find("<", pos)
-        if lt > 0 and na._display is None and (
+        if lt > 0 and display is None and (
             text.find(";", 0, lt) >= 0 or text.find('"', 0, lt) >= 0
         ):
             lt = -1  # inside a parameter of an addr-spec: sip:a@b;p="<x>"
         if lt >= 0:
-            if na._display is None:
-                display = text[:lt].strip(" \t")
-                if display:
-                    if _DISPLAY_TOKENS_RE.match(display) is None:
+            if display is None:
+                tokens = text[:lt].strip(" \t")
+                if tokens:
+                    if _DISPLAY_TOKENS_RE.match(tokens) is None:
                         raise ParseError("bad display name")
-                    na._display = display
+                    display = tokens
             gt = text.find(">", lt)
             if gt < 0:
                 raise ParseError("unterminated <")
             # Lenient: spaces just inside the brackets are tolerated (RFC 4475 §3.1.2.14).
-            na._uri = parse_uri(text[lt + 1:gt].strip(" \t"))
+            parsed_uri = parse_uri(text[lt + 1:gt].strip(" \t"))
             pos = gt + 1
         else:
             m = _ADDR_SPEC_RE.match(text)
             spec = m.group(0) if m else ""
             if "?" in spec or "," in spec or "<" in spec or '"' in spec:
                 raise ParseError("URI with ?, or , must be in <>")
-            na._uri = parse_uri(spec)
+            parsed_uri = parse_uri(spec)
             pos = len(spec)
     params, pos = parse_header_params(text, pos)
     if pos != len(text) and text[pos:].strip(" \t"):
@@ -367,8 +423,7 @@ def parse_name_addr(value: str, allow_star: bool = False) -> NameAddress:
     for pname, _ in params._items:
         if not pname:
             raise ParseError("bad header parameters")
-    na._params = params
-    return na
+    return NameAddress(parsed_uri, display, params, text)
 
 
 def parse_name_addrs(value: str, allow_star: bool = False) -> list[NameAddress]:
@@ -438,14 +493,36 @@ class CSeq:
 
     __slots__ = ("_dirty", "_method", "_number", "_raw")
 
-    number = _tracked("number")
-    method = _tracked("method")
+    @property
+    def number(self) -> int:
+        """The CSeq's number (assignable: marks it for re-rendering)."""
+        return self._number
 
-    def __init__(self, number: int, method: str) -> None:
+    @number.setter
+    def number(self, value: int) -> None:
+        self._number = value
+        self._dirty = True
+
+    @property
+    def method(self) -> str:
+        """The CSeq's method (assignable: marks it for re-rendering)."""
+        return self._method
+
+    @method.setter
+    def method(self, value: str) -> None:
+        self._method = value
+        self._dirty = True
+
+    def __init__(self, number: int, method: str, raw: str | None = None) -> None:
+        """``raw``: the text this value was parsed from (the parsers' form)."""
         self._number = number
         self._method = method
-        self._raw = ""
-        self._dirty = True
+        if raw is None:
+            self._raw = ""
+            self._dirty = True
+        else:
+            self._raw = raw
+            self._dirty = False
 
     @property
     def dirty(self) -> bool:
@@ -465,12 +542,7 @@ def parse_cseq(value: str) -> CSeq:
     number = int(m.group(1))
     if number > MAX_CSEQ:
         raise ParseError("CSeq number too large")
-    cseq = CSeq.__new__(CSeq)
-    cseq._raw = value.strip(" \t")
-    cseq._dirty = False
-    cseq._number = number
-    cseq._method = m.group(2)
-    return cseq
+    return CSeq(number, m.group(2), value.strip(" \t"))
 
 
 _CSEQ_LINE_B = re.compile(
@@ -491,12 +563,7 @@ def cseq_of_line(line: bytes) -> CSeq:
     number = int(digits)
     if number > MAX_CSEQ:
         raise ParseError("CSeq number too large")
-    cseq = CSeq.__new__(CSeq)
-    cseq._raw = raw.decode("ascii")
-    cseq._dirty = False
-    cseq._number = number
-    cseq._method = _METHOD_TEXT.get(method) or method.decode("ascii")
-    return cseq
+    return CSeq(number, _METHOD_TEXT.get(method) or method.decode("ascii"), raw.decode("ascii"))
 
 
 def parse_max_forwards(value: str) -> int:
