@@ -26,7 +26,7 @@ from ..sip import Request, Response, parse
 from . import builder
 from .effects import SendKind, Timeout, TransportError, new_deliver_response, new_send
 from .timers import TimerName, Timing
-from .transaction import Event, State, Table, Transaction, Transition
+from .transaction import Event, State, Table, Transaction, Transition, dispatch_table
 
 if TYPE_CHECKING:
     from .layer import TransactionLayer
@@ -307,6 +307,9 @@ class ClientInviteTransaction(ClientTransaction):
         self.layer._send_cancel(self, now)
 
 
+ClientInviteTransaction._DISPATCH = dispatch_table(ClientInviteTransaction)
+
+
 # --- non-INVITE ---------------------------------------------------------------------
 
 _TRYING = State.TRYING
@@ -380,3 +383,6 @@ class ClientNonInviteTransaction(ClientTransaction):
         self._stop_main()
         self._deliver(arg)
         self._finish(_K, 0.0 if self.destination.reliable else self.timing.ik, now)
+
+
+ClientNonInviteTransaction._DISPATCH = dispatch_table(ClientNonInviteTransaction)

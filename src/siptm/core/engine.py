@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from ..config import Config, TmSettings
 from ..errors import ParseError
@@ -43,18 +43,45 @@ class TmStats:
     __slots__ = ("bad_messages", "local_replies", "received_replies", "relayed_replies",
                  "sl_replies", "stray_replies", "x2xx", "x3xx", "x4xx", "x5xx", "x6xx")
 
+    bad_messages: int
+    local_replies: int
+    received_replies: int
+    relayed_replies: int
+    sl_replies: int
+    stray_replies: int
+    x2xx: int
+    x3xx: int
+    x4xx: int
+    x5xx: int
+    x6xx: int
+
+    # (compiled classes have no __slots__ attribute to read back)
+    _NAMES: ClassVar[tuple[str, ...]] = (
+        "bad_messages", "local_replies", "received_replies", "relayed_replies",
+        "sl_replies", "stray_replies", "x2xx", "x3xx", "x4xx", "x5xx", "x6xx")
+
     def __init__(self) -> None:
-        for name in self.__slots__:
-            setattr(self, name, 0)
+        self.bad_messages = 0
+        self.local_replies = 0
+        self.received_replies = 0
+        self.relayed_replies = 0
+        self.sl_replies = 0
+        self.stray_replies = 0
+        self.x2xx = 0
+        self.x3xx = 0
+        self.x4xx = 0
+        self.x5xx = 0
+        self.x6xx = 0
 
     def count_final(self, status: int) -> None:
         klass = status // 100
         if 2 <= klass <= 6:
             name = _FINAL_CLASS_COUNTERS[klass]
-            setattr(self, name, getattr(self, name) + 1)
+            if name is not None:
+                setattr(self, name, getattr(self, name) + 1)
 
     def as_dict(self) -> dict[str, int]:
-        out = {name: getattr(self, name) for name in self.__slots__}
+        out = {name: getattr(self, name) for name in self._NAMES}
         for klass in range(2, 7):
             out[f"{klass}xx_transactions"] = out.pop(f"x{klass}xx")
         return out
@@ -148,6 +175,7 @@ class Engine:
         reply_to = None
         if isinstance(msg, Request):
             via = msg.via
+            assert via is not None  # parse() refuses a request without one
             try:
                 stamp_received(via, source)
                 reply_to = response_address(via, source)
@@ -182,13 +210,13 @@ class Engine:
                 elif kind is tx_effects.Timeout:
                     owner = event.tx.owner
                     if isinstance(owner, ProxyTransaction):
-                        owner.on_timeout(event.tx, event.timer, now)
+                        owner.on_timeout(event.tx, event.timer, now or 0.0)
                     elif event.tx.is_server and event.tx.last_status < 200:
-                        layer.reply(event.tx, 408, now, "Request Timeout")
+                        layer.reply(event.tx, 408, now or 0.0, "Request Timeout")
                 elif kind is tx_effects.TransportError:
                     owner = event.tx.owner
                     if isinstance(owner, ProxyTransaction):
-                        owner.on_transport_error(event.tx, now)
+                        owner.on_transport_error(event.tx, now or 0.0)
             # effects queued by the calls above come out with the next drain
             if not layer.queued:
                 return

@@ -151,8 +151,9 @@ def loose_route(request: Request, identity: LocalIdentity) -> bool:
     if not routes:
         return False
     if identity.is_local_uri(request.uri):
-        last = routes[-1]
-        request.uri = last.uri.copy()
+        last = routes[-1].uri
+        assert last is not None  # (only a Contact may be '*')
+        request.uri = last.copy()
         _remove_last_route(request)
         routes = request.routes
     if routes and identity.is_local_uri(routes[0].uri):
@@ -231,6 +232,7 @@ def apply_strict_route(request: Request) -> None:
     if not next_hop_is_strict_router(request):
         return
     top = request.pop_route()
+    assert top is not None and top.uri is not None  # (a strict router's Route)
     request.headers.add("Route", str(NameAddress(request.uri.copy())))
     request.uri = top.uri.copy()
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import IntEnum
-from typing import Any
+from typing import Any, ClassVar
 
 from ..errors import ParseError
 from ..net import Address
@@ -71,6 +71,10 @@ class LayerStats:
 
     __slots__ = ("absorbed_requests", "dropped", "stray_responses", "uac_transactions",
                  "uas_transactions")
+    # (compiled classes have no __slots__ attribute to read back)
+    _NAMES: ClassVar[tuple[str, ...]] = (
+        "absorbed_requests", "dropped", "stray_responses", "uac_transactions",
+        "uas_transactions")
 
     def __init__(self) -> None:
         self.uas_transactions = 0
@@ -80,7 +84,7 @@ class LayerStats:
         self.dropped = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in self._NAMES}
 
 
 def response_address(request: Request, source: Address) -> Address:

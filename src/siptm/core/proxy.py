@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import ParseError
 from ..net import Address
-from ..sip import Request, Response
+from ..sip import Request, Response, parse_uri
 from . import forward
-from .client import ClientTransaction
+from .client import ClientInviteTransaction, ClientTransaction
 from .contexts import (  # noqa: F401  (re-exported: the codes are part of this API)
     E_BAD_DEST,
     E_BAD_MSG,
@@ -545,7 +545,8 @@ class ProxyTransaction:
         request = base.copy()
         if winner.uri != request.uri_text:
             with contextlib.suppress(ParseError):
-                request.uri = winner.uri
+                # (parsed here: compiled, the uri setter takes the getter's type only)
+                request.uri = parse_uri(winner.uri)
         return request
 
     def failure_finished(self, ctx: RequestContext, now: float) -> None:
@@ -607,7 +608,7 @@ class ProxyTransaction:
                 request = base.copy()
                 if uri_text != request.uri_text:
                     try:
-                        request.uri = uri_text
+                        request.uri = parse_uri(uri_text)
                     except ParseError:
                         error = E_BAD_DEST
                         continue
@@ -617,7 +618,7 @@ class ProxyTransaction:
             # while the copy is the route's message unchanged, the next hop is read from
             # that message (its R-URI and Route set parsed once, maybe by the script)
             routing = base if uri_text == base_uri and route is None else request
-            if route is not None:
+            if route is not None and runner is not None:
                 if runner.branch_route(BranchContext(self, branch, now), route):
                     continue  # dropped in the branch route
                 branch.uri = request.uri_text  # the route may have changed it
@@ -664,12 +665,12 @@ class ProxyTransaction:
             branch.minor = bool(branch.flags & minor_mask)
             branch.batch = self.batches
             self.branches.append(branch)
-            branch.tx = engine.layer.send_request(request, dest, now, owner=self,
-                                                  branch_index=index, timing=timing,
-                                                  data=data, branch=via_branch)
-            if self.extra_headers and invite:
-                branch.tx.ack_headers = self.extra_headers  # seed 003: "local ACKs" too
-            engine.note_local(branch.tx, listener)
+            branch.tx = tx = engine.layer.send_request(request, dest, now, owner=self,
+                                                       branch_index=index, timing=timing,
+                                                       data=data, branch=via_branch)
+            if self.extra_headers and isinstance(tx, ClientInviteTransaction):
+                tx.ack_headers = self.extra_headers  # seed 003: "local ACKs" too
+            engine.note_local(tx, listener)
             sent += 1
         return OK if sent else error
 

@@ -26,7 +26,7 @@ from ..sip import Request, Response
 from .effects import DeliverRequest, SendKind, Timeout, TransportError, new_send
 from .keys import DialogKey, Rfc2543Fields, ServerKey
 from .timers import TimerName, Timing
-from .transaction import Event, State, Table, Transaction, Transition
+from .transaction import Event, State, Table, Transaction, Transition, dispatch_table
 
 if TYPE_CHECKING:
     from .layer import TransactionLayer
@@ -223,6 +223,9 @@ class ServerInviteTransaction(ServerTransaction):
         self.layer.queued.append(DeliverRequest(self, arg[0], arg[1]))
 
 
+ServerInviteTransaction._DISPATCH = dispatch_table(ServerInviteTransaction)
+
+
 # --- non-INVITE ---------------------------------------------------------------------
 
 _TRYING = State.TRYING
@@ -262,3 +265,6 @@ class ServerNonInviteTransaction(ServerTransaction):
     def _send_final(self, now: float, response: Response) -> None:
         self._send_response(now, response)
         self._finish(_J, 0.0 if self.reply_to.reliable else self.timing.wait, now)
+
+
+ServerNonInviteTransaction._DISPATCH = dispatch_table(ServerNonInviteTransaction)

@@ -82,10 +82,10 @@ class TransactionTable:
     def get(self, ident: str | tuple[int, int]) -> Any:
         """The transaction with identifier ``"hash_index:label"`` (or the tuple)."""
         if isinstance(ident, str):
-            index, sep, label = ident.partition(":")
-            if not sep or not index.isdigit() or not label.isdigit():
+            index_text, sep, label_text = ident.partition(":")
+            if not sep or not index_text.isdigit() or not label_text.isdigit():
                 return None
-            ident = (int(index), int(label))
+            ident = (int(index_text), int(label_text))
         index, label = ident
         tx = self._by_label.get(label)
         return tx if tx is not None and tx.hash_index == index else None

@@ -187,7 +187,7 @@ class Timing:
     wait: float
     rfc_wait: bool = False
 
-    def replace(self, **changes: float) -> Timing:
+    def replace(self, **changes: Any) -> Timing:
         return replace(self, **changes)
 
     # After a final response the seeds keep a transaction for wt_timer, whatever its

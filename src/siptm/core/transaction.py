@@ -99,19 +99,13 @@ class Transaction:
         "timing",
     )
 
+    state: State  # set by each kind's __init__ (its initial state)
+
     FIGURE: ClassVar[str] = ""
     TRANSITIONS: ClassVar[Table] = {}
     _DISPATCH: ClassVar[dict[tuple[int, int], tuple[State, Any]]] = {}
     is_server: ClassVar[bool] = False
     is_invite: ClassVar[bool] = False
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "TRANSITIONS" in cls.__dict__:
-            cls._DISPATCH = {
-                key: (row.next_state, getattr(cls, row.action))
-                for key, row in cls.TRANSITIONS.items()
-            }
 
     def __init__(
         self, layer: TransactionLayer, request: Request, now: float, timing: Timing
@@ -319,3 +313,13 @@ class Transaction:
     def expired(self, now: float) -> bool:
         """Seed ``t_is_expired``: the max lifetime has elapsed."""
         return now >= self.eol
+
+
+def dispatch_table(cls: type[Transaction]) -> dict[tuple[int, int], tuple[State, Any]]:
+    """``cls._DISPATCH`` from ``cls.TRANSITIONS``: (state, input) -> (next state, the
+    action as a plain function). Each kind sets it right after its class (an explicit
+    step rather than ``__init_subclass__``, which compiled classes do not run)."""
+    return {
+        key: (row.next_state, getattr(cls, row.action))
+        for key, row in cls.TRANSITIONS.items()
+    }

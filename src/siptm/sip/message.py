@@ -376,14 +376,6 @@ class Message:
     def copy(self) -> Message:
         """An independent copy (e.g. one per branch): header lines are shared bytes,
         parsed values are re-parsed on demand, so editing one never touches the other."""
-        clone = self._copy_with(self.headers.copy())
-        clone._body_set = True
-        clone._start_set = True
-        return clone
-
-    def _copy_with(self, headers: Headers) -> Message:
-        """A message of this class with this one's start line, body and parsed tags,
-        and these headers (nothing received: ``_raw`` empty)."""
         raise NotImplementedError
 
     @property
@@ -465,9 +457,12 @@ class Request(Message):
         uri = self._uri
         return self._uri_text if uri is None else str(uri)
 
-    def _copy_with(self, headers: Headers) -> Request:
-        return Request(self.method, self.uri_text, headers, self._body, self.version, b"",
-                       self._tags)
+    def copy(self) -> Request:
+        clone = Request(self.method, self.uri_text, self.headers.copy(), self._body,
+                        self.version, b"", self._tags)
+        clone._body_set = True  # (nothing received: raw b"", everything to render)
+        clone._start_set = True
+        return clone
 
     def _start_changed(self) -> bool:
         return self._start_set or self.uri_edited
@@ -539,9 +534,12 @@ class Response(Message):
     def _start_line(self) -> bytes:
         return f"{self.version} {self._status} {self._reason}".encode(ENCODING, ERRORS)
 
-    def _copy_with(self, headers: Headers) -> Response:
-        return Response(self._status, self._reason, headers, self._body, self.version, b"",
-                        self._tags)
+    def copy(self) -> Response:
+        clone = Response(self._status, self._reason, self.headers.copy(), self._body,
+                         self.version, b"", self._tags)
+        clone._body_set = True  # (nothing received: raw b"", everything to render)
+        clone._start_set = True
+        return clone
 
     def __repr__(self) -> str:
         return f"<Response {self._status} {self._reason}>"
