@@ -23,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..sip import Request, Response
+    from ..sip import Response
     from .engine import Engine
     from .proxy import Branch, ProxyTransaction
 
@@ -175,11 +175,12 @@ class RouteView:
         return OK if self._get_msg_flags() & self._bit(flag) else FALSE
 
     def set_sflag(self, flag: int | str) -> int:
-        self.sflags |= self._bit(flag)
+        # (every subclass holds sflags; this base declares it with empty __slots__)
+        self.sflags |= self._bit(flag)  # type: ignore[misc]
         return OK
 
     def reset_sflag(self, flag: int | str) -> int:
-        self.sflags &= ~self._bit(flag)
+        self.sflags &= ~self._bit(flag)  # type: ignore[misc]
         return OK
 
     def is_sflag_set(self, flag: int | str) -> int:
@@ -303,27 +304,27 @@ class BranchContext(RouteView):
     def __init__(self, cell: ProxyTransaction, branch: Branch, now: float) -> None:
         self.engine = cell.engine
         self.cell = cell
-        self.branch = branch
-        self.msg: Request = branch.request
+        self.branch = self._branch = branch  # (_branch: never None)
+        self.msg = branch.request  # (RouteView.msg: Any; compiled classes keep one type)
         self.now = now
         self.sflags = 0
 
     @property
     def du(self) -> str | None:
-        return self.branch.du
+        return self._branch.du
 
     @du.setter
     def du(self, value: str | None) -> None:
-        self.branch.du = value or None
+        self._branch.du = value or None
 
     def branch_idx(self) -> int | None:
-        return self.branch.index
+        return self._branch.index
 
     def t_ruri(self) -> str | None:
         return self.msg.uri_text
 
     def _changes(self) -> dict[str, float]:
-        branch = self.branch
+        branch = self._branch
         if branch.timing_changes is None:
             branch.timing_changes = {}
         return branch.timing_changes
@@ -358,7 +359,7 @@ class BranchContext(RouteView):
         return OK
 
     def fr_value(self, key: str) -> int:
-        changes = self.branch.timing_changes
+        changes = self._branch.timing_changes
         if changes and key in changes:
             return round(changes[key] * 1000)
         return super().fr_value(key)
@@ -372,7 +373,7 @@ class BranchContext(RouteView):
 
     def arm_route(self, kind: str, name: str) -> int:
         if kind == "onreply":  # seed 003: from a branch route, for that branch only
-            self.branch.onreply = name
+            self._branch.onreply = name
         else:
             assert self.cell is not None
             setattr(self.cell, f"{kind}_route", name)
@@ -392,8 +393,8 @@ class ReplyContext(RouteView):
                  now: float) -> None:
         self.engine = cell.engine
         self.cell = cell
-        self.branch = branch
-        self.msg: Response = reply
+        self.branch = self._branch = branch  # (_branch: never None)
+        self.msg = reply  # (RouteView.msg: Any)
         self.now = now
         self.sflags = 0
         self._msg_avps: dict[str, Any] | None = None
@@ -402,7 +403,7 @@ class ReplyContext(RouteView):
         return self.msg.status
 
     def branch_idx(self) -> int | None:
-        return self.branch.index
+        return self._branch.index
 
     @property
     def avps(self) -> dict[str, Any]:

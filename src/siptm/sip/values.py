@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import ParseError
 from .headers import raw_value
-from .params import Params, new_params, parse_header_params, split_commas, unquote
+from .params import Params, parse_header_params, split_commas, unquote
 from .uri import SipUri, Uri, parse_uri
 
 _TOKEN = r"[A-Za-z0-9.!%*_+`'~-]+"
