@@ -33,7 +33,7 @@ def fast_frozen(cls: T) -> T:
     if hasattr(cls, "__post_init__"):
         raise TypeError(f"{cls.__name__} has a __post_init__")
     names = [f.name for f in fields(cls)]
-    twin = type(f"_{cls.__name__}Slots", (), {"__slots__": cls.__slots__})
+    twin = type(f"_{cls.__name__}Slots", (), {"__slots__": cls.__dict__["__slots__"]})
     namespace: dict[str, Any] = {"_new": object.__new__, "_twin": twin}
     arguments = []
     for f in fields(cls):
