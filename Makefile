@@ -10,7 +10,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean compile test-compiled bench-compiled
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,23 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python bench/parse.py
+
+# The optional mypyc build (setup.py, SIPTM_COMPILE=1), out of tree: the compiled wheel
+# unpacked in build/compiled/lib (the whole package, the hot modules as extensions). The
+# source tree never gets .so files, so `make test` always tests the .py files. The path
+# is absolute: the e2e tests start `siptm run` in other directories (PYTHONPATH inherited).
+COMPILED := $(CURDIR)/build/compiled
+
+compile: $(STAMP)
+	rm -rf $(COMPILED) && mkdir -p $(COMPILED)
+	SIPTM_COMPILE=1 $(BIN)/python -m pip wheel -q --no-deps -w $(COMPILED) .
+	$(BIN)/python -m zipfile -e $(COMPILED)/siptm-*.whl $(COMPILED)/lib
+
+test-compiled: compile
+	SIPTM_EXPECT_COMPILED=1 PYTHONPATH=$(COMPILED)/lib $(BIN)/python -m pytest
+
+bench-compiled: compile
+	PYTHONPATH=$(COMPILED)/lib $(BIN)/python bench/proxy_call.py --per-message
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info
