@@ -27,7 +27,7 @@ from ..errors import ParseError
 from ..net import Address
 from ..sip import Request, Response, parse_uri
 from . import forward
-from .client import ClientInviteTransaction, ClientTransaction
+from .client import ClientInviteTransaction, ClientNonInviteTransaction, ClientTransaction
 from .contexts import (  # noqa: F401  (re-exported: the codes are part of this API)
     E_BAD_DEST,
     E_BAD_MSG,
@@ -228,7 +228,8 @@ class ProxyTransaction:
     # --- branch events --------------------------------------------------------------------
     def on_response(self, tx: ClientTransaction, response: Response, now: float) -> None:
         self.engine.stats.received_replies += 1
-        if not tx.is_invite and tx.cancels is not None:  # (an INVITE's has no such slot)
+        # (an INVITE's has no such slot; isinstance, not is_invite, for the compiled build)
+        if isinstance(tx, ClientNonInviteTransaction) and tx.cancels is not None:
             return  # the reply to our CANCEL: nothing to relay
         branch = self._branch_of(tx)
         if branch is None:
