@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, MutableMapping
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from ..errors import ParseError
 
 # RFC 3261 §25.1 token characters.
 TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
 _TOKEN_RE = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+\Z")
+
+
+_T = TypeVar("_T")
 
 
 def is_token(text: str) -> bool:
@@ -46,8 +49,15 @@ class Params(MutableMapping[str, "str | None"]):
                 return i
         return -1
 
-    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        """Fast path of Mapping.get (no exception on a miss); names compare lowercased."""
+    @overload  # type: ignore[override]
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: _T) -> str | _T | None: ...
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Fast path of Mapping.get (no exception on a miss); names compare lowercased.
+        ``default`` may be any object (a caller's sentinel: the compiled build checks
+        argument types, so it is not declared ``str | None``)."""
         for name, value in self._items:
             if name == key or name.lower() == key.lower():
                 return value
