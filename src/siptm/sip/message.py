@@ -407,28 +407,18 @@ class Request(Message):
     ) -> None:
         """``raw``: the bytes this request was parsed from (the parser's form): ``uri``
         is then text parsed on first access, ``tags`` the From/To tags read."""
-        # (Message.__init__ inlined: the parser builds every request through here)
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
-        self._body = body
-        self._tags = tags
+        Message.__init__(self, headers, body, raw, tags)
         self.method = method
         self.version = version
         if raw is None:
-            self._raw = b""
-            self._body_set = True
-            self._start_set = True
             self._uri = parsed = parse_uri(uri) if isinstance(uri, str) else uri
             self._uri_text = str(parsed)
+        elif isinstance(uri, str):
+            self._uri = None
+            self._uri_text = uri
         else:
-            self._raw = raw
-            self._body_set = False
-            self._start_set = False
-            if isinstance(uri, str):
-                self._uri = None
-                self._uri_text = uri
-            else:
-                self._uri = uri
-                self._uri_text = str(uri)
+            self._uri = uri
+            self._uri_text = str(uri)
 
     is_request = True
 
@@ -495,18 +485,7 @@ class Response(Message):
     ) -> None:
         """``raw``: the bytes this response was parsed from (the parser's form; ``tags``
         then tells the From/To tags it read)."""
-        # (Message.__init__ inlined: the parser builds every response through here)
-        self.headers = headers if isinstance(headers, Headers) else Headers(headers)
-        self._body = body
-        self._tags = tags
-        if raw is None:
-            self._raw = b""
-            self._body_set = True
-            self._start_set = True
-        else:
-            self._raw = raw
-            self._body_set = False
-            self._start_set = False
+        Message.__init__(self, headers, body, raw, tags)
         self._status = status
         self._reason = REASON_PHRASES.get(status, "Unknown") if reason is None else reason
         self.version = version
