@@ -40,9 +40,6 @@ _FINAL_CLASS_COUNTERS = (None, None, "x2xx", "x3xx", "x4xx", "x5xx", "x6xx")
 class TmStats:
     """The seed 003 statistics (``inuse_transactions`` is read from the table)."""
 
-    __slots__ = ("bad_messages", "local_replies", "received_replies", "relayed_replies",
-                 "sl_replies", "stray_replies", "x2xx", "x3xx", "x4xx", "x5xx", "x6xx")
-
     bad_messages: int
     local_replies: int
     received_replies: int
@@ -55,10 +52,11 @@ class TmStats:
     x5xx: int
     x6xx: int
 
-    # (compiled classes have no __slots__ attribute to read back)
+    # (one tuple for both: compiled classes have no __slots__ attribute to read back)
     _NAMES: ClassVar[tuple[str, ...]] = (
         "bad_messages", "local_replies", "received_replies", "relayed_replies",
         "sl_replies", "stray_replies", "x2xx", "x3xx", "x4xx", "x5xx", "x6xx")
+    __slots__ = _NAMES
 
     def __init__(self) -> None:
         self.bad_messages = 0

@@ -69,12 +69,11 @@ _OUTCOME = {
 class LayerStats:
     """Counters (seed 003 statistics the layer can know; the rest are the proxy's)."""
 
-    __slots__ = ("absorbed_requests", "dropped", "stray_responses", "uac_transactions",
-                 "uas_transactions")
-    # (compiled classes have no __slots__ attribute to read back)
+    # (one tuple for both: compiled classes have no __slots__ attribute to read back)
     _NAMES: ClassVar[tuple[str, ...]] = (
         "absorbed_requests", "dropped", "stray_responses", "uac_transactions",
         "uas_transactions")
+    __slots__ = _NAMES
 
     def __init__(self) -> None:
         self.uas_transactions = 0
