@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..net import Address
-from ..sip import NameAddress, Request, SipUri, Via, parse_name_addrs, parse_uri, parse_vias
+from ..sip import NameAddress, Request, SipUri, Via, parse_name_addrs, parse_uri
 from ..sip.params import Params
 from .sip_transport import UnsupportedTransport, default_port, normalize_host, uri_address
 
@@ -86,15 +86,7 @@ def is_loop(request: Request, identity: LocalIdentity, current_hash: str) -> boo
     """True when the request already carries one of our Vias whose branch was computed
     from an identical request (RFC 3261 §16.3 step 4): a loop, not a spiral. Every Via
     is parsed: a malformed one raises ParseError."""
-    headers = request.headers
-    keys = headers._keys
-    if "via" not in keys:
-        return False
-    vias: list[Via] = []  # request.vias, without its search past the last Via line
-    for i in range(keys.index("via"), len(keys)):
-        if keys[i] == "via":
-            vias += headers.parsed_at(i, parse_vias)
-    for via in vias:
+    for via in request.vias:
         branch = via.branch
         if not branch or not branch.startswith(BRANCH_PREFIX):
             continue

@@ -300,10 +300,9 @@ class Headers:
         key = _canonical(name) or canonical_name(name)
         keys = self._keys
         out: list[Any] = []
-        if key not in keys:
-            return out
-        i = keys.index(key)
-        while True:
+        i = -1
+        for _ in range(keys.count(key)):  # no ValueError past the last one
+            i = keys.index(key, i + 1)
             value = self._objs[i]
             if value is None:
                 value = self.parsed_at(i, parser)
@@ -311,10 +310,7 @@ class Headers:
                 out.extend(value)
             else:
                 out.append(value)
-            try:
-                i = keys.index(key, i + 1)
-            except ValueError:
-                return out
+        return out
 
     # --- output -----------------------------------------------------------------------
     def is_modified(self) -> bool:
