@@ -22,6 +22,7 @@ from setuptools import setup
 COMPILED = [
     "src/siptm/sip/__init__.py",
     "src/siptm/sip/headers.py",
+    "src/siptm/sip/memo.py",
     "src/siptm/sip/message.py",
     "src/siptm/sip/params.py",
     "src/siptm/sip/parse.py",

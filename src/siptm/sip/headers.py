@@ -42,10 +42,15 @@ def canonical_name(name: str) -> str:
 _canonical = _CANONICAL_CACHE.get  # the hot paths try the cache inline, then canonical_name
 
 
+# A byte looked for with ``int in bytes``: CPython's ``bytes in bytes`` first tries its
+# argument as an integer, raising and clearing a TypeError on every call.
+LF = 0x0A
+
+
 def raw_value(line: bytes) -> str:
     """The value part of a raw header line, unfolded and stripped, as text."""
     value = line[line.index(b":") + 1:]
-    if b"\n" in value:
+    if LF in value:
         value = _FOLD_RE.sub(b" ", value)
     return value.strip(b" \t").decode(ENCODING, ERRORS)
 
@@ -189,7 +194,7 @@ class Headers:
             obj = objs[i]
             if obj is not None and _objects_dirty(obj):
                 out.append((name, _render_objects(obj)))
-            elif b"\n" in value:
+            elif LF in value:
                 out.append((name, raw_value(line)))
             else:
                 out.append((name, value.strip(b" \t").decode(ENCODING, ERRORS)))

@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 
 from ..errors import ParseError
-from .headers import COMPACT_FORMS, Headers
+from .headers import COMPACT_FORMS, LF, Headers
+from .memo import remember
 from .message import Request, Response
 from .values import cseq_of_line, line_tag, parse_content_length, vias_of_line
 
@@ -73,6 +74,7 @@ def parse(data: bytes) -> Request | Response:
 
 _NAME_RE = re.compile(rb"\r\n([^:\r\n]*):")
 _RURI_B = re.compile(rb'[A-Za-z][A-Za-z0-9+.\-]*:[^<>"\t]+\Z')
+_QUESTION_MARK = 0x3F  # an int: see headers.LF
 _METHODS = {m.encode(): m for m in (
     "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
     "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE",
@@ -109,15 +111,21 @@ def _index_headers(head: bytes) -> tuple[list[bytes], _Shape, bool]:
     """Split the header block into (start line + header lines, their layout, whether
     every line ended in CRLF: then the lines joined with CRLF are ``head`` exactly).
 
-    The fast path (no folding, every name already known) costs a split, one regex scan
+    The fast path (no folding, every name already known) costs a split, a find per line
     and a dict lookup of the layout by the names as written; anything unusual goes
     through the careful line-by-line loop.
     """
     lines = head.split(b"\r\n")
     crlf_only = head.count(b"\n") == len(lines) - 1
     if crlf_only:
-        names = _NAME_RE.findall(head)
-        if len(names) == len(lines) - 1:
+        names = []
+        for i in range(1, len(lines)):
+            line = lines[i]
+            colon = line.find(b":")
+            if colon <= 0:
+                break  # the careful loop tells what is wrong
+            names.append(line[:colon])
+        else:
             layout = tuple(names)
             shape = _SHAPES.get(layout)
             if shape is not None:
@@ -160,11 +168,23 @@ def _index_headers(head: bytes) -> tuple[list[bytes], _Shape, bool]:
     return out, _shape_of(keys), crlf_only
 
 
+# Content-Length / Max-Forwards line -> its number: a memo (see memo.py). The line's name
+# tells which header it is, so max_digits and error are always the same for a line.
+_INT_LINES: dict[bytes, int] = {}
+
+
 def _int_value(line: bytes, max_digits: int, error: str) -> int:
+    number = _INT_LINES.get(line)
+    if number is None:
+        number = remember(_INT_LINES, line, _read_int_value(line, max_digits, error))
+    return number
+
+
+def _read_int_value(line: bytes, max_digits: int, error: str) -> int:
     value = line[line.index(b":") + 1:].strip(b" \t")
     if value.isdigit() and len(value) <= max_digits:  # plain digits (bytes: ASCII only)
         return int(value)
-    if b"\n" in value:
+    if LF in value:
         value = value.replace(b"\r\n", b"")
     value = value.strip(b" \t")
     if not value.isdigit():
@@ -247,8 +267,18 @@ def _parse(data: bytes) -> Request | Response:
     return Request(method, uri_text, headers, body, "SIP/2.0", raw, tags)
 
 
+_REQUEST_LINES: dict[bytes, tuple[str, str]] = {}  # a memo (see memo.py)
+
+
 def _request(line: bytes) -> tuple[str, str]:
     """The method and the Request-URI's text of a request line."""
+    read = _REQUEST_LINES.get(line)
+    if read is None:
+        read = remember(_REQUEST_LINES, line, _read_request(line))
+    return read
+
+
+def _read_request(line: bytes) -> tuple[str, str]:
     parts = line.split(b" ")
     if len(parts) != 3 or not parts[0] or not parts[1] or not parts[2]:
         raise ParseError("bad request line")
@@ -264,7 +294,7 @@ def _request(line: bytes) -> tuple[str, str]:
         raise ParseError("bad request line")
     if _RURI_B.match(uri) is None:
         raise ParseError("bad Request-URI")
-    if b"?" in uri:
+    if _QUESTION_MARK in uri:
         scheme = uri[: uri.index(b":") + 1].lower()
         if (scheme == b"sip:" or scheme == b"sips:") and b"?" in uri[uri.rfind(b"@") + 1:]:
             raise ParseError("headers not allowed in Request-URI")

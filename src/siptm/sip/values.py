@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import ParseError
 from .headers import raw_value
+from .memo import remember
 from .params import Params, parse_header_params, split_commas, unquote
 from .uri import SipUri, Uri, parse_uri
 
@@ -168,9 +169,15 @@ _VIA_PLAIN = (
     r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9_\-.]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
     r"((?>(?:;[A-Za-z0-9.!%*_+`'~-]+(?:=[A-Za-z0-9.!%*_+`'~:\[\]-]+)?)*))"
 )
-_VIA_FAST_RE = re.compile(_VIA_PLAIN + r"\Z")
-# A whole header line holding one plain Via value (group 1), for :func:`vias_of_line`.
-_VIA_LINE_RE = re.compile(rf"[^:]*:[ \t]*({_VIA_PLAIN})\Z")
+# One plain Via value (group 1, without the blanks around it) that ends the text or is
+# followed by the comma before another value (group 6): a line of several plain values
+# (``Via: a, b`` as SIPp's [last_Via:] writes them) is read value by value, and anything
+# else goes to the general parser.
+_VIA_ITEM = rf"({_VIA_PLAIN})[ \t]*(?:\Z|(,)[ \t]*)"
+_VIA_FAST_RE = re.compile(rf"[ \t]*{_VIA_ITEM}")
+_VIA_NEXT_RE = re.compile(_VIA_ITEM)
+# The same at the start of a whole header line (``name: value``), for :func:`vias_of_line`.
+_VIA_LINE_RE = re.compile(rf"[^:]*:[ \t]*{_VIA_ITEM}")
 
 
 _VIA_LINE_B = re.compile(rb"[^:]*:[ \t]*" + _VIA_PLAIN.encode() + rb"\Z")
@@ -201,10 +208,23 @@ def _plain_via(raw: str, transport: str, host: str, port: str | None, ptext: str
     return Via(transport, host, number, Params((), items), "SIP/2.0", raw)
 
 
+def _plain_vias(text: str, m: re.Match[str] | None) -> list[Via] | None:
+    """The Vias of ``text`` read value by value with ``_VIA_ITEM`` from the match ``m`` of
+    its first one on; None when one is not of the plain shape (or a comma ends the text)."""
+    vias: list[Via] = []
+    while m is not None:
+        raw, transport, host, port, params, comma = m.groups()
+        vias.append(_plain_via(raw, transport, host, port, params))
+        if comma is None:
+            return vias
+        m = _VIA_NEXT_RE.match(text, m.end())
+    return None
+
+
 def parse_via(value: str) -> Via:
     m = _VIA_FAST_RE.match(value)
-    if m is not None:
-        return _plain_via(value, *m.groups())
+    if m is not None and m.group(6) is None:
+        return _plain_via(*m.groups()[:5])
     m = _VIA_RE.match(value)
     if m is None:
         raise ParseError("bad Via header")
@@ -225,18 +245,22 @@ def parse_via(value: str) -> Via:
 
 def parse_vias(value: str) -> list[Via]:
     """All Via values of one header line (a line may hold several, comma-separated)."""
+    vias = _plain_vias(value, _VIA_FAST_RE.match(value))
+    if vias is not None:
+        return vias
     if "," not in value:
         return [parse_via(value)]
     return [parse_via(part) for part in split_commas(value)]
 
 
 def vias_of_line(line: bytes) -> list[Via]:
-    """:func:`parse_vias` of a raw Via header line (``name: value``), reading one plain
-    value straight from the decoded line."""
-    m = _VIA_LINE_RE.match(line.decode("utf-8", "surrogateescape"))
-    if m is None:
-        return parse_vias(raw_value(line))
-    return [_plain_via(*m.groups())]
+    """:func:`parse_vias` of a raw Via header line (``name: value``), reading plain
+    values straight from the decoded line."""
+    text = line.decode("utf-8", "surrogateescape")
+    vias = _plain_vias(text, _VIA_LINE_RE.match(text))
+    if vias is not None:
+        return vias
+    return parse_vias(raw_value(line))
 
 
 class NameAddress:
@@ -459,6 +483,7 @@ def fast_tag(value: str) -> str | None:
 
 
 _TOKEN_B = rb"[A-Za-z0-9.!%*_+`'~-]+"
+_SEMICOLON = 0x3B  # an int: see headers.LF
 # A whole plain From/To line: name, optional token display name, <uri> without quotes,
 # then either just ``;tag=token`` (group 1) or any other parameters (group 2). Anything
 # else goes through fast_tag.
@@ -469,16 +494,26 @@ _NA_LINE_B = re.compile(
 _TAG_B = re.compile(_TAG_RE.pattern.encode(), re.I)
 
 
+_LINE_TAGS: dict[bytes, str | None] = {}  # From/To line -> its tag (a memo, see memo.py)
+
+
 def line_tag(line: bytes) -> str | None:
-    """:func:`fast_tag` of a raw From/To header line (``name: value``), reading the
-    plain ASCII shape straight from the bytes."""
+    """:func:`fast_tag` of a raw From/To header line (``name: value``)."""
+    tags = _LINE_TAGS
+    if line in tags:
+        return tags[line]
+    return remember(tags, line, _read_line_tag(line))
+
+
+def _read_line_tag(line: bytes) -> str | None:
+    """:func:`line_tag`, reading the plain ASCII shape straight from the bytes."""
     if line.isascii():
         m = _NA_LINE_B.match(line)
         if m is not None:
             tag, tail = m.groups()
             if tag is not None:
                 return tag.decode("ascii")
-            if b";" not in tail:
+            if _SEMICOLON not in tail:
                 return None
             t = _TAG_B.search(tail)
             if t is None:
@@ -553,9 +588,22 @@ _METHOD_TEXT = {m.encode(): m for m in (
 )}
 
 
+# CSeq line -> (number, method, raw value): a memo (see memo.py) of what builds its CSeq
+_CSEQ_LINES: dict[bytes, tuple[int, str, str]] = {}
+
+
 def cseq_of_line(line: bytes) -> CSeq:
-    """:func:`parse_cseq` of a raw CSeq header line (``name: value``), reading the plain
-    shape straight from the bytes."""
+    """:func:`parse_cseq` of a raw CSeq header line (``name: value``), a new CSeq."""
+    read = _CSEQ_LINES.get(line)
+    if read is None:
+        cseq = _read_cseq_line(line)
+        read = remember(_CSEQ_LINES, line, (cseq._number, cseq._method, cseq._raw))
+        return cseq
+    return CSeq(read[0], read[1], read[2])
+
+
+def _read_cseq_line(line: bytes) -> CSeq:
+    """:func:`cseq_of_line`, reading the plain shape straight from the bytes."""
     m = _CSEQ_LINE_B.match(line)
     if m is None:
         return parse_cseq(raw_value(line))
