@@ -2,8 +2,8 @@
 
 Without it (the default) this is the plain pure-Python package: setup.py adds nothing
 to pyproject.toml. With it, the modules in COMPILED become C extensions shipped next to
-their .py twins (an extension wins at import time); the script, runtime and mgmt
-layers stay Python. The build backend (_build/backend.py) then also installs mypy.
+their .py twins (an extension wins at import time); the script, mgmt and most of the
+runtime layer stay Python. The build backend (_build/backend.py) then also installs mypy.
 
     SIPTM_COMPILE=1 pip wheel --no-deps -w dist .    # a cp311 platform wheel, ~1 min
     SIPTM_COMPILE=1 pip install .                    # needs a C compiler
@@ -18,7 +18,8 @@ import os
 
 from setuptools import setup
 
-# The message layer and the transaction core: the code every message goes through.
+# The message layer, the transaction core and the runtime's pump: the code every message
+# goes through.
 COMPILED = [
     "src/siptm/sip/__init__.py",
     "src/siptm/sip/headers.py",
@@ -46,6 +47,7 @@ COMPILED = [
     "src/siptm/core/table.py",
     "src/siptm/core/timers.py",
     "src/siptm/core/transaction.py",
+    "src/siptm/runtime/pump.py",
     "src/siptm/frozen.py",
     "src/siptm/net.py",
 ]

@@ -55,6 +55,8 @@ def test_udp_echo_with_source_and_local():
             (listener,) = server.listeners
             assert listener.transport == "udp" and listener.port != 0
             assert engine.info.listeners == (listener,) and engine.info.worker_id == 0
+            endpoint = server.transports.udp[0]  # the loop calls the receiver directly
+            assert endpoint.datagram_received == endpoint.receiver.datagram_received
             client = await udp_client()
             client.transport.sendto(b"hello", (listener.host, listener.port))
             data, source, local, now = await wait_for(engine.inbox.get())

@@ -5,7 +5,10 @@ dispatching the effects it returned and re-arming the one timer at
 ``engine.next_deadline()``: a message arrived (``receive``), the timer fired
 (``handle_timers``), a send failed (``transport_error``, always reported on a later loop
 turn, never from inside a dispatch), and a coroutine the engine asked for ended (its
-``on_done``). ``now`` is the loop clock. An exception raised by the engine or by an
+``on_done``). Those calls, the dispatch of sends and the timer arithmetic run in
+:class:`~siptm.runtime.pump.Pump` (compiled with the core in the optional mypyc build);
+this module wires it and does the rest. ``now`` is the loop clock. An exception raised
+by the engine or by an
 effect handler is logged (rate-limited) and the message dropped: nothing a peer sends
 can stop the process. There is no process-global state; everything hangs off a
 :class:`Server`, and ``worker_id`` is passed to the engine so that a later issue can run
@@ -20,7 +23,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import math
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -30,6 +32,7 @@ from typing import Any, Protocol
 from ..config import Config
 from ..net import Address
 from .effects import EffectDispatcher, OnSendError, RunCoroutine, Send
+from .pump import Pump
 from .transports import Transports
 
 __all__ = ["Engine", "EngineFactory", "RuntimeInfo", "Server", "run"]
@@ -42,10 +45,6 @@ log = logging.getLogger("siptm.runtime")
 # stops the loop ~100 ms for each full collection (SIPp sees retransmissions); fewer,
 # larger young collections cost ~6x less and pause a few ms. Cycles are still collected.
 GC_THRESHOLDS = (10_000, 50, 100)
-
-# Timers fire on a 10 ms grid (Kamailio's tick is 62.5 ms): never early, at most one tick
-# late, and one wake-up serves every timer due in the same tick.
-TIMER_RESOLUTION = 0.01
 
 
 class Engine(Protocol):
@@ -127,21 +126,33 @@ class Server:
         self.effects.register(RunCoroutine, self._do_run_coroutine)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
-        self._timer_when = 0.0
         self._tasks: set[asyncio.Task] = set()
         self._stopped: asyncio.Event | None = None
         self._closed = False
-        self._direct_send = False
         self._errors = _RateLimitedLog()
-        self.received = 0
-        self.engine_failures = 0
+        # the hot path (messages in, effects out, the timer); wired to the engine in start()
+        self._pump = Pump()
         self.transport_errors = 0
+
+    @property
+    def received(self) -> int:
+        """Messages handed to the engine."""
+        return self._pump.received
+
+    @property
+    def engine_failures(self) -> int:
+        """Engine calls that raised (each logged, rate-limited)."""
+        return self._pump.engine_failures
+
+    @property
+    def _timer_when(self) -> float:
+        return self._pump.timer_when
 
     # --- life cycle -------------------------------------------------------------------------
     async def start(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
-        self.transports = Transports(self.config, self._on_message, self._on_transport_error,
+        self.transports = Transports(self.config, self._pump.on_message, self._on_transport_error,
                                      reuse_port=self._reuse_port,
                                      idle_timeout=self._idle_timeout)
         self.listeners = tuple(await self.transports.bind(self.config.listen))
@@ -157,11 +168,20 @@ class Server:
             await self.transports.close()
             raise
         self._send = self.transports.send
-        self._direct_send = self.effects.handler_for(Send) == self._do_send
-        self._receive = self.engine.receive
-        self._next_deadline = self.engine.next_deadline
         self._time = loop.time
-        self._rearm()
+        pump = self._pump
+        pump.receive = self.engine.receive
+        pump.handle_timers = self.engine.handle_timers
+        pump.next_deadline = self.engine.next_deadline
+        pump.time = loop.time
+        pump.arm = self._arm
+        pump.send = self.transports.send
+        pump.dispatch_effects = self.effects.dispatch
+        pump.engine_failed = self._engine_failed
+        pump.send_failed = self._send_failed
+        pump.direct_send = self.effects.handler_for(Send) == self._do_send
+        pump.udp = [endpoint.sender for endpoint in self.transports.udp]
+        pump.rearm()
         log.info("worker %d ready: listening on %s (%s loop)", self.worker_id,
                  ", ".join(map(str, self.listeners)), _loop_name(loop))
 
@@ -199,6 +219,7 @@ class Server:
         if self._closed:
             return
         self._closed = True
+        self._pump.closed = True
         engine = self.engine
         shutdown = getattr(engine, "shutdown", None)
         if shutdown is not None and self._loop is not None:
@@ -226,43 +247,10 @@ class Server:
         await self.close()
 
     # --- the four ways into the engine -----------------------------------------------------
-    def _on_message(self, data: bytes, source: Address, local: Address) -> None:
-        self.received += 1
-        now = self._time()
-        try:
-            effects = self._receive(data, source, local, now)
-        except Exception:
-            self.engine_failures += 1
-            self._errors.exception("engine failed on a message from %s (%d bytes)",
-                                   source, len(data))
-            effects = None
-        if effects:
-            self._dispatch(effects, now)
-        self._rearm()
-
-    def _dispatch(self, effects: Iterable[object], now: float) -> None:
-        """Sends go straight to the transports (unless the engine registered its own
-        handler for them); every other effect through the dispatcher."""
-        if not self._direct_send:
-            self.effects.dispatch(effects, now)
-            return
-        send = self._send
-        for effect in effects:
-            if type(effect) is Send:
-                try:
-                    send(effect.data, effect.dest, effect.local,  # type: ignore[attr-defined]
-                         effect.on_error)  # type: ignore[attr-defined]
-                except Exception:
-                    self.effects.failed += 1
-                    log.exception("effect Send failed")
-            else:
-                self.effects.dispatch((effect,), now)
-
+    # A message: self._pump.on_message (the transports call it). The timer:
     def _on_timer(self) -> None:
         self._timer = None
-        # call_at may fire a hair early; never hand the engine a time before its deadline
-        now = max(self._time(), self._timer_when)
-        self._call_engine("handle_timers", self.engine.handle_timers, now)  # type: ignore[union-attr]
+        self._pump.on_timer()
 
     def _on_transport_error(self, dest: Address, error: str, token: object) -> None:
         self.transport_errors += 1
@@ -296,38 +284,25 @@ class Server:
 
     def _call_engine(self, what: str, call: Callable[[float], Iterable[object] | None],
                      now: float | None = None) -> None:
-        if now is None:
-            now = self._time()
-        try:
-            effects = call(now)
-        except Exception:
-            self.engine_failures += 1
-            self._errors.exception("engine failed in %s", what)
-            effects = None
-        if effects:
-            self._dispatch(effects, now)
-        if not self._closed:
-            self._rearm()
+        self._pump.call(call, self._time() if now is None else now, what)
 
-    # --- the timer --------------------------------------------------------------------------
-    def _rearm(self) -> None:
-        try:
-            deadline = self._next_deadline()
-        except Exception:
-            self._errors.exception("engine failed in next_deadline")
-            return
-        if deadline is None:
-            return  # a timer already armed fires harmlessly and is not re-armed
-        # the next tick at or after the deadline: timers due within one tick of each other
-        # fire in one wake-up (at 500 calls/s most transactions' timers do)
-        when = math.ceil(deadline / TIMER_RESOLUTION) * TIMER_RESOLUTION
-        timer = self._timer
-        if timer is not None:
-            if self._timer_when <= when:
-                return  # it fires first; we re-arm then
-            timer.cancel()
-        self._timer_when = when
+    # --- what the pump calls back -----------------------------------------------------------
+    def _arm(self, when: float) -> None:
+        """(Re-)arm the loop's one timer at ``when``."""
+        if self._timer is not None:
+            self._timer.cancel()
         self._timer = self._loop.call_at(when, self._on_timer)  # type: ignore[union-attr]
+
+    def _engine_failed(self, what: str, source: Address | None, size: int) -> None:
+        if source is not None:
+            self._errors.exception("engine failed on a message from %s (%d bytes)",
+                                   source, size)
+        else:
+            self._errors.exception("engine failed in %s", what)
+
+    def _send_failed(self) -> None:
+        self.effects.failed += 1
+        log.exception("effect Send failed")
 
     # --- effect handlers --------------------------------------------------------------------
     def _do_send(self, effect: Send, now: float) -> None:

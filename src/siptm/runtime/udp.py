@@ -15,6 +15,7 @@ import socket
 from collections.abc import Callable
 
 from ..net import Address
+from .pump import UdpReceiver, UdpSender
 
 __all__ = ["MessageCallback", "UdpEndpoint", "open_udp"]
 
@@ -22,59 +23,48 @@ log = logging.getLogger("siptm.runtime.udp")
 
 MessageCallback = Callable[[bytes, Address, Address], None]
 BATCH = 64  # datagrams read per readiness event at most
-MAX_DATAGRAM = 65535
 ErrorCallback = Callable[[Address, str, object], None]
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):
-    """One bound UDP socket; ``local`` is its address (with the real port)."""
+    """One bound UDP socket; ``local`` is its address (with the real port).
+
+    Receiving and sending are a :class:`~siptm.runtime.pump.UdpReceiver` and a
+    :class:`~siptm.runtime.pump.UdpSender` (compiled with the core in the optional mypyc
+    build): the loop calls the receiver's ``datagram_received`` directly.
+    """
 
     def __init__(self, sock: socket.socket, local: Address, on_message: MessageCallback,
                  on_error: ErrorCallback, *, drain: bool = True) -> None:
         self.sock = sock
         self.local = local
         self.family = sock.family
-        self._on_message = on_message
         self._on_error = on_error
         self.transport: asyncio.DatagramTransport | None = None
-        self._sources: dict[tuple, Address] = {}  # peer tuple -> Address, reused
         # asyncio's selector loop reads one datagram per readiness event, so we read on
         # while more are queued; libuv (uvloop) already reads until EAGAIN, where trying
         # again would only cost a failing syscall and an exception per datagram
-        self._budget = BATCH if drain else 1
-        self.received = 0
-        self.sent = 0
+        self.receiver = UdpReceiver(local, on_message, sock.recvfrom, BATCH if drain else 1,
+                                    self._read_error)
+        self.sender = UdpSender(local, sock.family == socket.AF_INET6, sock.sendto,
+                                self._buffered, on_error)
+        # the loop looks the handler up on the protocol: an instance attribute wins
+        self.datagram_received = self.receiver.datagram_received  # type: ignore[method-assign]
+
+    @property
+    def received(self) -> int:
+        return self.receiver.received
+
+    @property
+    def sent(self) -> int:
+        return self.sender.sent
 
     # --- asyncio protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
-        # Drain what else is already queued on the socket (bounded, for fairness) to save
-        # loop iterations under load, unless the loop reads until EAGAIN itself.
-        on_message = self._on_message
-        local = self.local
-        sources = self._sources
-        recvfrom = self.sock.recvfrom
-        budget = self._budget
-        while True:
-            source = sources.get(addr)
-            if source is None:
-                if len(sources) >= 4096:
-                    sources.clear()
-                source = sources[addr] = Address("udp", addr[0], addr[1])
-            self.received += 1
-            on_message(data, source, local)
-            budget -= 1
-            if budget == 0:
-                break
-            try:
-                data, addr = recvfrom(MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as exc:  # e.g. ECONNREFUSED queued by an ICMP error
-                log.debug("udp %s: %s", self.local, exc)
-                break
+    def _read_error(self, exc: OSError) -> None:
+        log.debug("udp %s: %s", self.local, exc)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors on an unconnected socket (or a buffered send that failed later):
@@ -86,18 +76,15 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
     # --- sending --------------------------------------------------------------------------
     def send(self, data: bytes, dest: Address, token: object = None) -> None:
-        addr = (dest.host, dest.port)
-        try:
-            self.sock.sendto(data, addr)
-        except BlockingIOError:
-            if self.transport is None:
-                self._on_error(dest, "udp socket closed", token)
-                return
-            self.transport.sendto(data, addr)
-        except OSError as exc:
-            self._on_error(dest, f"udp send failed: {exc.strerror or exc}", token)
-            return
-        self.sent += 1
+        self.sender.send(data, dest, token)
+
+    def _buffered(self, data: bytes, dest: Address, token: object) -> bool:
+        """The socket would block: the asyncio transport queues the datagram."""
+        if self.transport is None:
+            self._on_error(dest, "udp socket closed", token)
+            return False
+        self.transport.sendto(data, (dest.host, dest.port))
+        return True
 
     def close(self) -> None:
         if self.transport is not None:
