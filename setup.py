@@ -2,8 +2,9 @@
 
 Without it (the default) this is the plain pure-Python package: setup.py adds nothing
 to pyproject.toml. With it, the modules in COMPILED become C extensions shipped next to
-their .py twins (an extension wins at import time); the script, runtime and mgmt
-layers stay Python. The build backend (_build/backend.py) then also installs mypy.
+their .py twins (an extension wins at import time); the user's routing script, the
+runtime and mgmt layers stay Python. The build backend (_build/backend.py) then also
+installs mypy.
 
     SIPTM_COMPILE=1 pip wheel --no-deps -w dist .    # a cp311 platform wheel, ~1 min
     SIPTM_COMPILE=1 pip install .                    # needs a C compiler
@@ -47,6 +48,12 @@ COMPILED = [
     "src/siptm/core/transaction.py",
     "src/siptm/frozen.py",
     "src/siptm/net.py",
+    # The routing-script layer: what runs for every route call. results.py stays Python:
+    # Result subclasses int, which mypyc builds only as a non-native class through
+    # mypy_extensions.mypyc_attr, a run-time dependency the package does not have.
+    "src/siptm/script/router.py",
+    "src/siptm/script/runner.py",
+    "src/siptm/script/tm.py",
 ]
 
 
