@@ -2,8 +2,9 @@
 
 Without it (the default) this is the plain pure-Python package: setup.py adds nothing
 to pyproject.toml. With it, the modules in COMPILED become C extensions shipped next to
-their .py twins (an extension wins at import time); the script, mgmt and most of the
-runtime layer stay Python. The build backend (_build/backend.py) then also installs mypy.
+their .py twins (an extension wins at import time); the user's routing script, mgmt and
+most of the runtime layer stay Python. The build backend (_build/backend.py) then also
+installs mypy.
 
     SIPTM_COMPILE=1 pip wheel --no-deps -w dist .    # a cp311 platform wheel, ~1 min
     SIPTM_COMPILE=1 pip install .                    # needs a C compiler
@@ -18,8 +19,8 @@ import os
 
 from setuptools import setup
 
-# The message layer, the transaction core and the runtime's pump: the code every message
-# goes through.
+# The message layer, the transaction core, the runtime's pump and the script API: the code
+# every message goes through.
 COMPILED = [
     "src/siptm/sip/__init__.py",
     "src/siptm/sip/headers.py",
@@ -50,6 +51,12 @@ COMPILED = [
     "src/siptm/runtime/pump.py",
     "src/siptm/frozen.py",
     "src/siptm/net.py",
+    # The routing-script layer: what runs for every route call. results.py stays Python:
+    # Result subclasses int, which mypyc builds only as a non-native class through
+    # mypy_extensions.mypyc_attr, a run-time dependency the package does not have.
+    "src/siptm/script/router.py",
+    "src/siptm/script/runner.py",
+    "src/siptm/script/tm.py",
 ]
 
 

@@ -12,7 +12,8 @@ import pytest
 
 # one module per compiled area (setup.py COMPILED lists them all)
 PROBES = ["siptm.sip.message", "siptm.sip.parse", "siptm.core.engine", "siptm.core.proxy",
-          "siptm.core.transaction", "siptm.core.request_context", "siptm.net"]
+          "siptm.core.transaction", "siptm.core.request_context", "siptm.net",
+          "siptm.script.tm", "siptm.script.runner"]
 
 EXPECT_COMPILED = os.environ.get("SIPTM_EXPECT_COMPILED", "") == "1"
 

@@ -79,7 +79,9 @@ class Router:
         """Register an onreply route (``onreply_route[name]``)."""
         return self._named_decorator(ONREPLY, name)
 
-    reply = onreply
+    def reply(self, name: str | RouteFunc | None = None) -> Any:
+        """``onreply`` (a method, not an alias by assignment: see Tm.t_fork)."""
+        return self._named_decorator(ONREPLY, name)
 
     def branch(self, name: str | RouteFunc | None = None) -> Any:
         """Register a branch route (``branch_route[name]``); it must be a plain ``def``."""
