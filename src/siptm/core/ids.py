@@ -29,9 +29,11 @@ class IdFactory:
     def branch(self) -> str:
         """A fresh Via branch (with the magic cookie)."""
         self._n += 1
-        return f"{MAGIC_COOKIE}{self._stem}.{self._n:x}"
+        return f"{MAGIC_COOKIE}{self._stem}.{hex(self._n)[2:]}"  # (no format spec: see tag)
 
     def tag(self) -> str:
         """A fresh From/To tag."""
         self._n += 1
-        return f"{self._stem}.{self._n:x}"
+        # hex()[2:], not {:x}: compiled, an f-string with a format spec becomes a
+        # str.format call (~4k instructions), plain fields are concatenated natively
+        return f"{self._stem}.{hex(self._n)[2:]}"
