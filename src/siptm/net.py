@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from .frozen import fast_frozen
 
-TRANSPORTS = ("udp", "tcp", "tls")
-RELIABLE = frozenset(("tcp", "tls"))
+TRANSPORTS: Final = ("udp", "tcp", "tls")
+RELIABLE: Final = frozenset(("tcp", "tls"))
 
 
 @fast_frozen

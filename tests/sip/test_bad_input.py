@@ -291,10 +291,10 @@ def test_max_forwards_read_after_the_header_was_replaced():
             msg.max_forwards  # noqa: B018
 
 
-def test_header_name_cache_stays_small(monkeypatch):
+def test_header_name_cache_stays_small(emptied):
     module = importlib.import_module("siptm.sip.parse")  # (the name is shadowed by parse())
-    cache = module._seed_names()  # start from a fresh cache: other tests may have filled it
-    monkeypatch.setattr(module, "_NAME_CACHE", cache)
+    cache = emptied(module._NAME_CACHE)  # start from a fresh cache: other tests may have
+    cache.update(module._seed_names())  # filled it
     for i in range(300):
         name = b"X-%d-" % i + b"n" * 60_000
         msg = parse(with_header(name + b": v"))
@@ -302,12 +302,11 @@ def test_header_name_cache_stays_small(monkeypatch):
     assert sum(len(name) for name in cache) < 4096 * 100
 
 
-def test_header_layout_cache_stays_small(monkeypatch):
+def test_header_layout_cache_stays_small(emptied):
     """Each distinct sequence of header names is remembered, up to a bound; a peer
     sending ever new layouts fills it, and every message still parses right."""
     module = importlib.import_module("siptm.sip.parse")
-    cache: dict = {}
-    monkeypatch.setattr(module, "_SHAPES", cache)
+    cache = emptied(module._SHAPES)
     for i in range(module._SHAPE_CACHE_LIMIT + 200):  # known names in ever new orders
         extra = b"\r\n".join(b"Subject: %d" % j if i >> j & 1 else b"Accept: %d" % j
                               for j in range(10))
@@ -321,10 +320,9 @@ def test_header_layout_cache_stays_small(monkeypatch):
     assert not cache  # too many headers to be remembered
 
 
-def test_status_line_cache_stays_small(monkeypatch):
+def test_status_line_cache_stays_small(emptied):
     module = importlib.import_module("siptm.sip.parse")
-    cache: dict = {}
-    monkeypatch.setattr(module, "_STATUS_LINES", cache)
+    cache = emptied(module._STATUS_LINES)
     base = (b"Via: SIP/2.0/UDP host.example.com;branch=z9hG4bK-1\r\n"
             b"From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=2\r\n"
             b"Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")

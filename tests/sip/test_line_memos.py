@@ -59,16 +59,13 @@ def test_errors_are_never_remembered():
     assert bad_line not in parse_module._REQUEST_LINES
 
 
-def test_every_memo_stays_bounded(monkeypatch):
+def test_every_memo_stays_bounded(emptied):
     """Emptied when full: ever new lines keep every memo at most MEMO_SIZE entries."""
     memos = {
         "tags": (values_module, "_LINE_TAGS"), "cseq": (values_module, "_CSEQ_LINES"),
         "ints": (parse_module, "_INT_LINES"), "request": (parse_module, "_REQUEST_LINES"),
     }
-    fresh = {}
-    for name, (module, attr) in memos.items():
-        fresh[name] = {}
-        monkeypatch.setattr(module, attr, fresh[name])
+    fresh = {name: emptied(getattr(module, attr)) for name, (module, attr) in memos.items()}
     for i in range(memo.MEMO_SIZE + 300):
         msg = parse(request(
             from_line=b"From: <sip:a@example.com>;tag=t%d" % i, cseq=b"CSeq: %d INVITE" % i,
@@ -79,9 +76,8 @@ def test_every_memo_stays_bounded(monkeypatch):
         assert 0 < len(cache) <= memo.MEMO_SIZE, name
 
 
-def test_long_lines_are_read_every_time(monkeypatch):
-    tags: dict = {}
-    monkeypatch.setattr(values_module, "_LINE_TAGS", tags)
+def test_long_lines_are_read_every_time(emptied):
+    tags = emptied(values_module._LINE_TAGS)
     long_line = b"From: <sip:" + b"a" * memo.MEMO_MAX_LINE + b"@example.com>;tag=z"
     assert parse(request(from_line=long_line)).from_tag == "z"
     assert long_line not in tags

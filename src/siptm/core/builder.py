@@ -12,6 +12,7 @@ Rules of this module:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
 from ..sip import Request, Response
 from ..sip.headers import canonical_name
@@ -19,7 +20,7 @@ from ..sip.headers import canonical_name
 __all__ = ["cancel_for", "hop_by_hop_ack", "local_reply"]
 
 Header = tuple[str, str]
-_COPIED = frozenset(("from", "call-id", "route", "max-forwards"))
+_COPIED: Final = frozenset(("from", "call-id", "route", "max-forwards"))
 
 
 def _derived_request(

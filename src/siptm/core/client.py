@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from ..net import Address
 from ..sip import Request, Response, parse
@@ -38,10 +38,18 @@ __all__ = [
     "ClientTransaction",
 ]
 
-_A, _B, _C, _D, _E, _F, _K, _M = (TimerName.A, TimerName.B, TimerName.C, TimerName.D,
-                                  TimerName.E, TimerName.F, TimerName.K, TimerName.M)
-_WAIT, _CANCEL = TimerName.WAIT, TimerName.CANCEL
-_REQUEST, _RETRANSMISSION = SendKind.REQUEST, SendKind.REQUEST_RETRANSMISSION
+_A: Final = TimerName.A
+_B: Final = TimerName.B
+_C: Final = TimerName.C
+_D: Final = TimerName.D
+_E: Final = TimerName.E
+_F: Final = TimerName.F
+_K: Final = TimerName.K
+_M: Final = TimerName.M
+_WAIT: Final = TimerName.WAIT
+_CANCEL: Final = TimerName.CANCEL
+_REQUEST: Final = SendKind.REQUEST
+_RETRANSMISSION: Final = SendKind.REQUEST_RETRANSMISSION
 
 
 class CancelState(IntEnum):
@@ -145,12 +153,14 @@ class ClientTransaction(Transaction):
 
 # --- INVITE -------------------------------------------------------------------------
 
-_P = State.PROCEEDING
-_CALLING, _COMPLETED, _ACCEPTED, _TERMINATED = (State.CALLING, State.COMPLETED,
-                                                State.ACCEPTED, State.TERMINATED)
+_P: Final = State.PROCEEDING
+_CALLING: Final = State.CALLING
+_COMPLETED: Final = State.COMPLETED
+_ACCEPTED: Final = State.ACCEPTED
+_TERMINATED: Final = State.TERMINATED
 
 # RFC 3261 Figure 5 (INVITE client transaction) as amended by RFC 6026 Figure 4.
-INVITE_CLIENT_FIGURE_5: Table = {
+INVITE_CLIENT_FIGURE_5: Final[Table] = {
     (_CALLING, _A): Transition(_CALLING, "_retransmit"),
     (_CALLING, _B): Transition(_COMPLETED, "_time_out"),  # RFC: -> Terminated (wt_timer 0)
     (_CALLING, Event.PROVISIONAL): Transition(_P, "_first_provisional"),
@@ -312,10 +322,10 @@ ClientInviteTransaction._DISPATCH = dispatch_table(ClientInviteTransaction)
 
 # --- non-INVITE ---------------------------------------------------------------------
 
-_TRYING = State.TRYING
+_TRYING: Final = State.TRYING
 
 # RFC 3261 Figure 6 (non-INVITE client transaction).
-NON_INVITE_CLIENT_FIGURE_6: Table = {
+NON_INVITE_CLIENT_FIGURE_6: Final[Table] = {
     (_TRYING, _E): Transition(_TRYING, "_retransmit"),
     (_TRYING, _F): Transition(_COMPLETED, "_time_out"),  # RFC: -> Terminated (wt_timer 0)
     (_TRYING, Event.PROVISIONAL): Transition(_P, "_provisional"),

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from ..sip import Response
@@ -28,12 +28,17 @@ if TYPE_CHECKING:
     from .proxy import Branch, ProxyTransaction
 
 # t_relay() results (seed 003 §1.4.1); the checks answer OK or FALSE
-OK = 1
-FALSE = -1
-E_INTERNAL, E_BAD_MSG, E_NO_DEST, E_BAD_DEST, E_FILTERED, E_SEND = -1, -2, -3, -4, -5, -6
-F_NO_AUTO_REPLY = 0x02  # do not answer upstream when forwarding fails
-F_NO_DNS_FAILOVER = 0x04
-F_PROPAGATE_REASON = 0x08  # a relayed CANCEL carries the received Reason header
+OK: Final = 1
+FALSE: Final = -1
+E_INTERNAL: Final = -1
+E_BAD_MSG: Final = -2
+E_NO_DEST: Final = -3
+E_BAD_DEST: Final = -4
+E_FILTERED: Final = -5
+E_SEND: Final = -6
+F_NO_AUTO_REPLY: Final = 0x02  # do not answer upstream when forwarding fails
+F_NO_DNS_FAILOVER: Final = 0x04
+F_PROPAGATE_REASON: Final = 0x08  # a relayed CANCEL carries the received Reason header
 
 
 class NoBranchAvps(Mapping[str, Any]):

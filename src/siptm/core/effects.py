@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ..frozen import constructor, fast_frozen
 from ..net import Address
@@ -123,7 +123,7 @@ Effect = Send | DeliverRequest | DeliverResponse | Timeout | TransportError | Te
 
 # What every message makes (a send, a delivery, a termination), built by the classes' own
 # construction as plain functions: the same objects, without the cost of a class call.
-new_send = constructor(Send)
-new_deliver_request = constructor(DeliverRequest)
-new_deliver_response = constructor(DeliverResponse)
-new_terminated = constructor(Terminated)
+new_send: Final = constructor(Send)
+new_deliver_request: Final = constructor(DeliverRequest)
+new_deliver_response: Final = constructor(DeliverResponse)
+new_terminated: Final = constructor(Terminated)

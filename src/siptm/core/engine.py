@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from ..config import Config, TmSettings
 from ..errors import ParseError
@@ -30,11 +30,13 @@ from .request_context import RequestContext
 from .sip_transport import response_address, stamp_received
 from .timers import TimerConfig, TimerQueue
 
-_LINE_NAME = re.compile(rb"^([A-Za-z.!%*_+`'~-]+)[ \t]*:", re.M)
-_RESPONSE_HEADERS = {b"via", b"v", b"from", b"f", b"to", b"t", b"call-id", b"i", b"cseq"}
-_SEND, _DELIVER_REQUEST, _DELIVER_RESPONSE, _TERMINATED = (
-    tx_effects.Send, tx_effects.DeliverRequest, tx_effects.DeliverResponse, tx_effects.Terminated)
-_FINAL_CLASS_COUNTERS = (None, None, "x2xx", "x3xx", "x4xx", "x5xx", "x6xx")
+_LINE_NAME: Final = re.compile(rb"^([A-Za-z.!%*_+`'~-]+)[ \t]*:", re.M)
+_RESPONSE_HEADERS: Final = {b"via", b"v", b"from", b"f", b"to", b"t", b"call-id", b"i", b"cseq"}
+_SEND: Final = tx_effects.Send
+_DELIVER_REQUEST: Final = tx_effects.DeliverRequest
+_DELIVER_RESPONSE: Final = tx_effects.DeliverResponse
+_TERMINATED: Final = tx_effects.Terminated
+_FINAL_CLASS_COUNTERS: Final = (None, None, "x2xx", "x3xx", "x4xx", "x5xx", "x6xx")
 
 
 class TmStats:

@@ -16,8 +16,9 @@ Rules of this module: plain data and arithmetic, no transaction and no message e
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Final
 
-DEFAULT_MAX_BREADTH = 60  # RFC 5393 §5.3.2: "a default of 60" when the header is absent
+DEFAULT_MAX_BREADTH: Final = 60  # RFC 5393 §5.3.2: "a default of 60" when the header is absent
 
 
 class Destination:

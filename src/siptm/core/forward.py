@@ -11,14 +11,15 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Final
 
 from ..net import Address
 from ..sip import NameAddress, Request, SipUri, Via, parse_name_addrs, parse_uri
 from ..sip.params import Params
 from .sip_transport import UnsupportedTransport, default_port, normalize_host, uri_address
 
-BRANCH_COOKIE = "z9hG4bK"
-BRANCH_PREFIX = BRANCH_COOKIE + "st"  # our branches: z9hG4bKst<loop-hash>.<unique>
+BRANCH_COOKIE: Final = "z9hG4bK"
+BRANCH_PREFIX: Final = BRANCH_COOKIE + "st"  # our branches: z9hG4bKst<loop-hash>.<unique>
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,11 @@ Branches carry the RFC 3261 magic cookie ``z9hG4bK`` (§8.1.1.7).
 from __future__ import annotations
 
 from hashlib import blake2b
+from typing import Final
 
 __all__ = ["MAGIC_COOKIE", "IdFactory"]
 
-MAGIC_COOKIE = "z9hG4bK"
+MAGIC_COOKIE: Final = "z9hG4bK"
 
 
 class IdFactory:

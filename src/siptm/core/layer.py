@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import IntEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 from ..errors import ParseError
 from ..net import Address
@@ -45,8 +45,8 @@ from .transaction import Event, State, Transaction
 
 __all__ = ["CancelOutcome", "LayerStats", "TransactionLayer", "response_address"]
 
-_ACK = Event.ACK
-_REQUEST = Event.REQUEST
+_ACK: Final = Event.ACK
+_REQUEST: Final = Event.REQUEST
 
 
 class CancelOutcome(IntEnum):
@@ -58,7 +58,7 @@ class CancelOutcome(IntEnum):
     NOT_NEEDED = 4  # the branch already has a final response (or is not an INVITE)
 
 
-_OUTCOME = {
+_OUTCOME: Final = {
     CancelState.SENT: CancelOutcome.SENT,
     CancelState.PENDING: CancelOutcome.PENDING,
     CancelState.FAKED: CancelOutcome.FAKE_487,

@@ -21,7 +21,7 @@ reply goes up. A branch that timed out counts as 408, one that could not be sent
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..errors import ParseError
 from ..net import Address
@@ -53,9 +53,9 @@ if TYPE_CHECKING:
     from .engine import Engine
     from .request_context import RequestContext
 
-E_BREADTH = -40  # internal: not enough Max-Breadth left (answered 440, RFC 5393)
+E_BREADTH: Final = -40  # internal: not enough Max-Breadth left (answered 440, RFC 5393)
 
-_LOCAL_REASONS = {408: "Request Timeout", 487: "Request Terminated"}
+_LOCAL_REASONS: Final = {408: "Request Timeout", 487: "Request Terminated"}
 
 
 class RouteRunner(Protocol):

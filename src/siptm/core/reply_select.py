@@ -13,12 +13,13 @@ then the lowest code (Kamailio's priority is class + code), then the earliest br
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from ..sip import Response
 
 # §16.7 step 6: within 4xx these carry information the UAC can act on.
-PREFERRED_4XX = (401, 407, 415, 420, 484)
-CHALLENGE_HEADERS = ("WWW-Authenticate", "Proxy-Authenticate")
+PREFERRED_4XX: Final = (401, 407, 415, 420, 484)
+CHALLENGE_HEADERS: Final = ("WWW-Authenticate", "Proxy-Authenticate")
 
 
 def rank(code: int) -> tuple[int, int, int]:

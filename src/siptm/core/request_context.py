@@ -17,7 +17,7 @@ branch's) is new: ``t_relay()`` alone tries it again; ``t_next_contacts()`` cons
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import ParseError
 from ..net import Address
@@ -45,10 +45,10 @@ from .sip_transport import UnsupportedTransport, parse_hostport_target, uri_addr
 if TYPE_CHECKING:
     from .engine import Engine
 
-_ERROR_REPLY = {E_BAD_MSG: (400, "Bad Request"), E_NO_DEST: (500, "No destination"),
+_ERROR_REPLY: Final = {E_BAD_MSG: (400, "Bad Request"), E_NO_DEST: (500, "No destination"),
                 E_BAD_DEST: (478, "Unresolvable destination"), E_FILTERED: (503, "Filtered"),
                 E_SEND: (503, "Send failed"), E_INTERNAL: (500, "Server Internal Error")}
-_BREADTH_REPLY = (440, "Max-Breadth Exceeded")
+_BREADTH_REPLY: Final = (440, "Max-Breadth Exceeded")
 
 
 class RequestContext(RouteView):

@@ -19,7 +19,7 @@ Rules of this module:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from ..net import Address
 from ..sip import Request, Response
@@ -33,10 +33,16 @@ if TYPE_CHECKING:
 
 __all__ = ["ServerInviteTransaction", "ServerNonInviteTransaction", "ServerTransaction"]
 
-_G, _H, _I, _J, _L = TimerName.G, TimerName.H, TimerName.I, TimerName.J, TimerName.L
-_LIFETIME, _WAIT = TimerName.LIFETIME, TimerName.WAIT
-_RESPONSE, _RESPONSE_AGAIN = SendKind.RESPONSE, SendKind.RESPONSE_RETRANSMISSION
-_TU_EVENT = (Event.TU_PROVISIONAL, Event.TU_SUCCESS, Event.TU_FAILURE)
+_G: Final = TimerName.G
+_H: Final = TimerName.H
+_I: Final = TimerName.I
+_J: Final = TimerName.J
+_L: Final = TimerName.L
+_LIFETIME: Final = TimerName.LIFETIME
+_WAIT: Final = TimerName.WAIT
+_RESPONSE: Final = SendKind.RESPONSE
+_RESPONSE_AGAIN: Final = SendKind.RESPONSE_RETRANSMISSION
+_TU_EVENT: Final = (Event.TU_PROVISIONAL, Event.TU_SUCCESS, Event.TU_FAILURE)
 
 
 class ServerTransaction(Transaction):
@@ -148,11 +154,14 @@ class ServerTransaction(Transaction):
 
 # --- INVITE -------------------------------------------------------------------------
 
-_P, _COMPLETED, _CONFIRMED, _ACCEPTED, _TERMINATED = (
-    State.PROCEEDING, State.COMPLETED, State.CONFIRMED, State.ACCEPTED, State.TERMINATED)
+_P: Final = State.PROCEEDING
+_COMPLETED: Final = State.COMPLETED
+_CONFIRMED: Final = State.CONFIRMED
+_ACCEPTED: Final = State.ACCEPTED
+_TERMINATED: Final = State.TERMINATED
 
 # RFC 3261 Figure 7 (INVITE server transaction) as amended by RFC 6026 Figure 5.
-INVITE_SERVER_FIGURE_7: Table = {
+INVITE_SERVER_FIGURE_7: Final[Table] = {
     (_P, Event.REQUEST): Transition(_P, "_resend_last"),
     (_P, Event.TU_PROVISIONAL): Transition(_P, "_send_response"),
     (_P, Event.TU_SUCCESS): Transition(_ACCEPTED, "_send_2xx"),  # RFC 6026
@@ -228,10 +237,10 @@ ServerInviteTransaction._DISPATCH = dispatch_table(ServerInviteTransaction)
 
 # --- non-INVITE ---------------------------------------------------------------------
 
-_TRYING = State.TRYING
+_TRYING: Final = State.TRYING
 
 # RFC 3261 Figure 8 (non-INVITE server transaction).
-NON_INVITE_SERVER_FIGURE_8: Table = {
+NON_INVITE_SERVER_FIGURE_8: Final[Table] = {
     (_TRYING, Event.REQUEST): Transition(_TRYING, "_absorb"),
     (_TRYING, Event.TU_PROVISIONAL): Transition(_P, "_send_response"),
     (_TRYING, Event.TU_SUCCESS): Transition(_COMPLETED, "_send_final"),

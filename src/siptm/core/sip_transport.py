@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 from functools import lru_cache
-from typing import Any
+from typing import Any, Final
 
 from ..net import TRANSPORTS, Address
 from ..sip.uri import SipUri
@@ -36,7 +36,7 @@ __all__ = [
     "uri_address",
 ]
 
-DEFAULT_PORTS = {"udp": 5060, "tcp": 5060, "tls": 5061}
+DEFAULT_PORTS: Final = {"udp": 5060, "tcp": 5060, "tls": 5061}
 
 
 class UnsupportedTransport(ValueError):
@@ -86,7 +86,7 @@ def _same_ip(via_host: str, source_host: str) -> bool:
     return via_host == source_host or a == _ip(source_host)
 
 
-_ABSENT: Any = object()  # Params.get's default: the parameter is missing
+_ABSENT: Final[Any] = object()  # Params.get's default: the parameter is missing
 
 
 def stamp_received(via: Via, source: Address) -> bool:

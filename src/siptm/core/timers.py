@@ -44,7 +44,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, replace
 from enum import IntEnum
 from heapq import heapify, heappop, heappush
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "TIMER_ALIASES",
@@ -76,10 +76,10 @@ class TimerName(IntEnum):
     CANCEL = 16  # client INVITE: no final reply after CANCEL (RFC 3261 §9.1; fr_timer)
 
 
-RETRANSMISSION_TIMERS = frozenset((TimerName.A, TimerName.E, TimerName.G))
+RETRANSMISSION_TIMERS: Final = frozenset((TimerName.A, TimerName.E, TimerName.G))
 
 # OpenSIPS names (seed 003) and the factor that converts their unit to milliseconds.
-TIMER_ALIASES: dict[str, tuple[str, int]] = {
+TIMER_ALIASES: Final[dict[str, tuple[str, int]]] = {
     "fr_timeout": ("fr_timer", 1000),
     "fr_inv_timeout": ("fr_inv_timer", 1000),
     "T1_timer": ("retr_timer1", 1),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from ..sip import Request, Response
 from .timers import RETRANSMISSION_TIMERS, TimerName, Timing
@@ -64,7 +64,7 @@ class Transition:
 
 Table = dict[tuple[State, "Event | TimerName"], Transition]
 
-_MAIN_KIND = 3  # index of the timer kind in a TimerQueue entry
+_MAIN_KIND: Final = 3  # index of the timer kind in a TimerQueue entry
 
 
 class Transaction:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Final
 
 from ..core.sip_transport import is_ip
 from ..net import Address
@@ -23,8 +23,8 @@ __all__ = ["TIMER_RESOLUTION", "Pump", "UdpReceiver", "UdpSender"]
 
 # Timers fire on a 10 ms grid (Kamailio's tick is 62.5 ms): never early, at most one tick
 # late, and one wake-up serves every timer due in the same tick.
-TIMER_RESOLUTION = 0.01
-MAX_DATAGRAM = 65535
+TIMER_RESOLUTION: Final = 0.01
+MAX_DATAGRAM: Final = 65535
 
 Receive = Callable[[bytes, Address, Address, float], "Iterable[object] | None"]
 Effects = Callable[[float], "Iterable[object] | None"]

@@ -20,15 +20,15 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 RouteFunc = Callable[..., Any]
 
-REQUEST = "request"
-FAILURE = "failure"
-ONREPLY = "onreply"
-BRANCH = "branch"
-ROUTE_KINDS = (REQUEST, FAILURE, ONREPLY, BRANCH)
+REQUEST: Final = "request"
+FAILURE: Final = "failure"
+ONREPLY: Final = "onreply"
+BRANCH: Final = "branch"
+ROUTE_KINDS: Final = (REQUEST, FAILURE, ONREPLY, BRANCH)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from ..core.contexts import BranchContext, ReplyContext
 from ..core.engine import Engine
@@ -29,7 +29,7 @@ from .results import RouteDrop, RouteExit
 from .router import FAILURE, Route, Router
 from .tm import Tm
 
-log = logging.getLogger("siptm.script")
+log: Final = logging.getLogger("siptm.script")
 
 
 def load_router(path: str | None) -> Router:

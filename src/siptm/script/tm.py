@@ -13,7 +13,7 @@ Times are in milliseconds, as in Kamailio's parameters.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from .results import Result, RouteDrop, RouteExit, as_result
 from .router import BRANCH, FAILURE, ONREPLY, REQUEST, RouteFunc, Router
@@ -23,8 +23,8 @@ from .router import BRANCH, FAILURE, ONREPLY, REQUEST, RouteFunc, Router
 IntLike = int | float | str
 
 # Where the seeds allow a function (the others work in every route type).
-_REQ_FAIL = frozenset({REQUEST, FAILURE})
-_ROUTES: dict[str, frozenset[str]] = {
+_REQ_FAIL: Final = frozenset({REQUEST, FAILURE})
+_ROUTES: Final[dict[str, frozenset[str]]] = {
     "t_relay": _REQ_FAIL,
     "append_branch": _REQ_FAIL,
     "t_next_contacts": _REQ_FAIL,

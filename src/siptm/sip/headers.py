@@ -12,20 +12,20 @@ from __future__ import annotations
 import re
 from bisect import insort
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Final
 
-COMPACT_FORMS = {
+COMPACT_FORMS: Final = {
     "i": "call-id", "f": "from", "t": "to", "v": "via", "m": "contact", "l": "content-length",
     "c": "content-type", "s": "subject", "k": "supported", "e": "content-encoding",
     "o": "event", "u": "allow-events", "r": "refer-to", "x": "session-expires",
     "y": "identity", "b": "referred-by",
 }
-_FOLD_RE = re.compile(rb"\r?\n[ \t]+")
-ENCODING = "utf-8"
-ERRORS = "surrogateescape"
+_FOLD_RE: Final = re.compile(rb"\r?\n[ \t]+")
+ENCODING: Final = "utf-8"
+ERRORS: Final = "surrogateescape"
 
 
-_CANONICAL_CACHE: dict[str, str] = {}
+_CANONICAL_CACHE: Final[dict[str, str]] = {}
 
 
 def canonical_name(name: str) -> str:
@@ -39,12 +39,12 @@ def canonical_name(name: str) -> str:
     return key
 
 
-_canonical = _CANONICAL_CACHE.get  # the hot paths try the cache inline, then canonical_name
+_canonical: Final = _CANONICAL_CACHE.get  # the hot paths try the cache inline, then canonical_name
 
 
 # A byte looked for with ``int in bytes``: CPython's ``bytes in bytes`` first tries its
 # argument as an integer, raising and clearing a TypeError on every call.
-LF = 0x0A
+LF: Final = 0x0A
 
 
 def raw_value(line: bytes) -> str:

@@ -12,10 +12,10 @@ lookup a miss, nothing worse), and long lines are not remembered.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Final, TypeVar
 
-MEMO_SIZE = 4096  # entries per memo
-MEMO_MAX_LINE = 256  # bytes: longer lines are read every time
+MEMO_SIZE: Final = 4096  # entries per memo
+MEMO_MAX_LINE: Final = 256  # bytes: longer lines are read every time
 
 T = TypeVar("T")
 

@@ -8,7 +8,7 @@ and the body, with Content-Length set to the body's real length.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from ..errors import ParseError
 from .headers import ENCODING, ERRORS, Headers, raw_value
@@ -27,10 +27,10 @@ from .values import (
     parse_vias,
 )
 
-SIP_VERSION = "SIP/2.0"
-CRLF = b"\r\n"
+SIP_VERSION: Final = "SIP/2.0"
+CRLF: Final = b"\r\n"
 
-REASON_PHRASES = {
+REASON_PHRASES: Final = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
     183: "Session Progress", 199: "Early Dialog Terminated", 200: "OK", 202: "Accepted",
     204: "No Notification", 300: "Multiple Choices", 301: "Moved Permanently",
@@ -551,4 +551,4 @@ class Response(Message):
         return cls(status, reason, out_headers, body)
 
 
-_COPIED_TO_RESPONSE = frozenset(("via", "from", "to", "call-id", "cseq"))
+_COPIED_TO_RESPONSE: Final = frozenset(("via", "from", "to", "call-id", "cseq"))

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, MutableMapping
-from typing import Any, TypeVar, overload
+from typing import Any, Final, TypeVar, overload
 
 from ..errors import ParseError
 
 # RFC 3261 §25.1 token characters.
-TOKEN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
-_TOKEN_RE = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+\Z")
+TOKEN_CHARS: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~")
+_TOKEN_RE: Final = re.compile(r"[A-Za-z0-9.!%*_+`'~-]+\Z")
 
 
 _T = TypeVar("_T")
@@ -131,7 +132,7 @@ def parse_uri_params(text: str) -> Params:
 
 # A header parameter: `;` name [ `=` ( token | quoted-string | host ) ], LWS allowed around.
 # A quoted-string holds no bare CR or LF (RFC 3261 §25.1 qdtext / quoted-pair).
-_HPARAM_RE = re.compile(
+_HPARAM_RE: Final = re.compile(
     r"""[ \t]*;[ \t]*([^\s;=,"<>]+)[ \t]*"""
     r"""(?:=[ \t]*("(?>(?:[^"\\\r\n]|\\[^\r\n])*)"|[^\s;,"<>]*))?[ \t]*"""
 )

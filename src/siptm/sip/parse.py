@@ -11,6 +11,7 @@ needs does not fail the message (RFC 3261 §16.3).
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from ..errors import ParseError
 from .headers import COMPACT_FORMS, LF, Headers
@@ -18,13 +19,13 @@ from .memo import remember
 from .message import Request, Response
 from .values import cseq_of_line, line_tag, parse_content_length, vias_of_line
 
-_TOKEN_B = re.compile(rb"[A-Za-z0-9.!%*_+`'~-]+\Z")
-_VERSION_B = re.compile(rb"SIP/[0-9]+\.[0-9]+\Z", re.I)
-_LINE_SPLIT = re.compile(rb"\r?\n")
-_SINGLE_VALUED = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
-_REQUIRED = ("via", "from", "to", "call-id", "cseq")
-_NAME_CACHE_LIMIT = 4096
-_NAME_CACHE_MAX_LEN = 64  # longer names are not remembered: the cache must stay small
+_TOKEN_B: Final = re.compile(rb"[A-Za-z0-9.!%*_+`'~-]+\Z")
+_VERSION_B: Final = re.compile(rb"SIP/[0-9]+\.[0-9]+\Z", re.I)
+_LINE_SPLIT: Final = re.compile(rb"\r?\n")
+_SINGLE_VALUED: Final = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
+_REQUIRED: Final = ("via", "from", "to", "call-id", "cseq")
+_NAME_CACHE_LIMIT: Final = 4096
+_NAME_CACHE_MAX_LEN: Final = 64  # longer names are not remembered: the cache must stay small
 
 
 def _seed_names() -> dict[bytes, str]:
@@ -45,7 +46,7 @@ def _seed_names() -> dict[bytes, str]:
     return cache
 
 
-_NAME_CACHE = _seed_names()
+_NAME_CACHE: Final = _seed_names()
 
 
 def _key_for(name: bytes) -> str:
@@ -72,10 +73,10 @@ def parse(data: bytes) -> Request | Response:
         raise ParseError("malformed message") from exc
 
 
-_NAME_RE = re.compile(rb"\r\n([^:\r\n]*):")
-_RURI_B = re.compile(rb'[A-Za-z][A-Za-z0-9+.\-]*:[^<>"\t]+\Z')
-_QUESTION_MARK = 0x3F  # an int: see headers.LF
-_METHODS = {m.encode(): m for m in (
+_NAME_RE: Final = re.compile(rb"\r\n([^:\r\n]*):")
+_RURI_B: Final = re.compile(rb'[A-Za-z][A-Za-z0-9+.\-]*:[^<>"\t]+\Z')
+_QUESTION_MARK: Final = 0x3F  # an int: see headers.LF
+_METHODS: Final = {m.encode(): m for m in (
     "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
     "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE",
 )}
@@ -84,9 +85,9 @@ _METHODS = {m.encode(): m for m in (
 # Where parse() finds what it reads, for one header layout: (keys, index of the first Via,
 # CSeq, Call-ID, From, To, Content-Length or -1, Max-Forwards or -1).
 _Shape = tuple[tuple[str, ...], int, int, int, int, int, int, int]
-_SHAPES: dict[tuple[bytes, ...], _Shape] = {}  # header names as written -> their layout
-_SHAPE_CACHE_LIMIT = 512
-_SHAPE_MAX_HEADERS = 40  # longer layouts are not remembered: the cache must stay small
+_SHAPES: Final[dict[tuple[bytes, ...], _Shape]] = {}  # header names as written -> their layout
+_SHAPE_CACHE_LIMIT: Final = 512
+_SHAPE_MAX_HEADERS: Final = 40  # longer layouts are not remembered: the cache must stay small
 
 
 def _shape_of(keys: list[str]) -> _Shape:
@@ -172,7 +173,7 @@ def _index_headers(head: bytes) -> tuple[list[bytes], _Shape, bool]:
 
 # Content-Length / Max-Forwards line -> its number: a memo (see memo.py). The line's name
 # tells which header it is, so max_digits and error are always the same for a line.
-_INT_LINES: dict[bytes, int] = {}
+_INT_LINES: Final[dict[bytes, int]] = {}
 
 
 def _int_value(line: bytes, max_digits: int, error: str) -> int:
@@ -269,7 +270,7 @@ def _parse(data: bytes) -> Request | Response:
     return Request(method, uri_text, headers, body, "SIP/2.0", raw, tags)
 
 
-_REQUEST_LINES: dict[bytes, tuple[str, str]] = {}  # a memo (see memo.py)
+_REQUEST_LINES: Final[dict[bytes, tuple[str, str]]] = {}  # a memo (see memo.py)
 
 
 def _request(line: bytes) -> tuple[str, str]:
@@ -303,9 +304,9 @@ def _read_request(line: bytes) -> tuple[str, str]:
     return name, uri.decode("utf-8", "surrogateescape")
 
 
-_STATUS_LINES: dict[bytes, tuple[int, str]] = {}  # status line -> (code, reason phrase)
-_STATUS_CACHE_LIMIT = 256
-_STATUS_LINE_MAX_LEN = 64  # longer lines are not remembered: the cache must stay small
+_STATUS_LINES: Final[dict[bytes, tuple[int, str]]] = {}  # status line -> (code, reason phrase)
+_STATUS_CACHE_LIMIT: Final = 256
+_STATUS_LINE_MAX_LEN: Final = 64  # longer lines are not remembered: the cache must stay small
 
 
 def _status_of(line: bytes) -> tuple[int, str]:
@@ -332,12 +333,12 @@ def _response(line: bytes) -> tuple[int, str]:
 
 # --- stream transports ---------------------------------------------------------------------
 
-PING = b"\r\n\r\n"  # RFC 5626 §4.4.1 keep-alive ping; answer with PONG
-PONG = b"\r\n"
+PING: Final = b"\r\n\r\n"  # RFC 5626 §4.4.1 keep-alive ping; answer with PONG
+PONG: Final = b"\r\n"
 # A Content-Length header line, its value with any folded continuation lines. A line
 # starting with SP/HT continues the previous header (a fold), so " l: 5" inside another
 # header's value is not one.
-_CL_B = re.compile(rb"(?:\A|\r\n)(?:content-length|l)[ \t]*:((?:[^\r\n]|\r\n[ \t])*)", re.I)
+_CL_B: Final = re.compile(rb"(?:\A|\r\n)(?:content-length|l)[ \t]*:((?:[^\r\n]|\r\n[ \t])*)", re.I)
 
 
 class StreamFramer:

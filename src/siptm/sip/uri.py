@@ -10,20 +10,20 @@ parameters are edited. The user part is kept escaped, as written: ``%40`` stays
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote_to_bytes
 
 from ..errors import ParseError
 from .params import Params, parse_uri_params
 
-_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
-_HOST_RE = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_\-.]+)(?::([0-9]{1,5}))?\Z")
+_SCHEME_RE: Final = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_HOST_RE: Final = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_\-.]+)(?::([0-9]{1,5}))?\Z")
 # Characters RFC 3261 allows in the user and password parts (unreserved, escaped, user-unreserved).
-_USER_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()%&=+$,;?/]*\Z")
-_PASSWORD_RE = re.compile(r"[A-Za-z0-9\-_.!~*'()%&=+$,]*\Z")
+_USER_RE: Final = re.compile(r"[A-Za-z0-9\-_.!~*'()%&=+$,;?/]*\Z")
+_PASSWORD_RE: Final = re.compile(r"[A-Za-z0-9\-_.!~*'()%&=+$,]*\Z")
 # Never part of a URI (RFC 3986/3261 grammar): whitespace, controls, DEL, quote, angle brackets.
 # Letting them in would put e.g. a bare CR into a header line when the URI is re-rendered.
-_BAD_URI_CHAR_RE = re.compile(r'[\x00-\x20\x7f"<>]')
+_BAD_URI_CHAR_RE: Final = re.compile(r'[\x00-\x20\x7f"<>]')
 
 
 def unescape(text: str) -> str:
@@ -323,7 +323,7 @@ def parse_uri(text: str) -> Uri:
 
 
 # The everyday shape: plain user, host, port, simple params, no password or headers.
-_SIP_FAST_RE = re.compile(
+_SIP_FAST_RE: Final = re.compile(
     r"(?:([A-Za-z0-9\-_.!~*'()%&=+$,]+)@)?([A-Za-z0-9_\-.]+|\[[0-9A-Fa-f:.]+\])"
     r"(?::([0-9]{1,5}))?((?>(?:;[A-Za-z0-9\-_.!~*'()%&+$\[\]/:]+(?:=[A-Za-z0-9\-_.!~*'()%&+$\[\]/:]*)?)*))\Z"
 )

@@ -8,7 +8,7 @@ until it is changed. Anything malformed raises :class:`ParseError`.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
 from ..errors import ParseError
 from .headers import raw_value
@@ -16,23 +16,23 @@ from .memo import remember
 from .params import Params, parse_header_params, split_commas, unquote
 from .uri import SipUri, Uri, parse_uri
 
-_TOKEN = r"[A-Za-z0-9.!%*_+`'~-]+"
-_VIA_RE = re.compile(
+_TOKEN: Final = r"[A-Za-z0-9.!%*_+`'~-]+"
+_VIA_RE: Final = re.compile(
     rf"[ \t]*({_TOKEN})[ \t]*/[ \t]*({_TOKEN})[ \t]*/[ \t]*({_TOKEN})[ \t]+"
     r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_\-.]+)(?:[ \t]*:[ \t]*([0-9]{1,5}))?"
 )
 # A quoted-string (RFC 3261 §25.1): no bare CR or LF inside, not even as a quoted-pair (a
 # line fold was already turned into a space by the time a value is parsed).
-_QUOTED = r'"(?>(?:[^"\\\r\n]|\\[^\r\n])*)"'
-_QUOTED_RE = re.compile(_QUOTED)
-_DISPLAY_TOKENS_RE = re.compile(rf"{_TOKEN}(?>(?:[ \t]+{_TOKEN})*)\Z")
-_ADDR_SPEC_RE = re.compile(r"[^;\s]+")
+_QUOTED: Final = r'"(?>(?:[^"\\\r\n]|\\[^\r\n])*)"'
+_QUOTED_RE: Final = re.compile(_QUOTED)
+_DISPLAY_TOKENS_RE: Final = re.compile(rf"{_TOKEN}(?>(?:[ \t]+{_TOKEN})*)\Z")
+_ADDR_SPEC_RE: Final = re.compile(r"[^;\s]+")
 # The first tag parameter, as the full parse reads it: ';tag' (no value) gives None, ';tag='
 # gives ''.
-_TAG_RE = re.compile(r";[ \t]*tag[ \t]*(?:=[ \t]*([^\s;,]*)|(?=[ \t]*(?:[;,]|\Z)))", re.I)
-_CSEQ_RE = re.compile(rf"[ \t]*([0-9]{{1,10}})[ \t]+({_TOKEN})[ \t]*\Z")
-MAX_CSEQ = 2**32 - 1
-MAX_DELTA_SECONDS = 2**32 - 1
+_TAG_RE: Final = re.compile(r";[ \t]*tag[ \t]*(?:=[ \t]*([^\s;,]*)|(?=[ \t]*(?:[;,]|\Z)))", re.I)
+_CSEQ_RE: Final = re.compile(rf"[ \t]*([0-9]{{1,10}})[ \t]+({_TOKEN})[ \t]*\Z")
+MAX_CSEQ: Final = 2**32 - 1
+MAX_DELTA_SECONDS: Final = 2**32 - 1
 
 
 def _decimal(text: str | None, max_digits: int) -> int | None:
@@ -165,29 +165,29 @@ class Via:
         return f"Via({str(self)!r})"
 
 
-_VIA_SENT_BY = (
+_VIA_SENT_BY: Final = (
     r"SIP/2\.0/([A-Za-z]+) ([A-Za-z0-9_\-.]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
 )
-_VIA_PLAIN = (
+_VIA_PLAIN: Final = (
     _VIA_SENT_BY
     + r"((?>(?:;[A-Za-z0-9.!%*_+`'~-]+(?:=[A-Za-z0-9.!%*_+`'~:\[\]-]+)?)*))"
 )
 # The fast patterns take the parameters as one run of the characters they may hold
 # (group 4), which _plain_via then splits and checks item by item: the same values as
 # _VIA_PLAIN's repeated group, whose matching cost ~100 instructions a character.
-_VIA_LOOSE = _VIA_SENT_BY + r"(;[A-Za-z0-9.!%*_+`'~:\[\]=;-]*|)"
+_VIA_LOOSE: Final = _VIA_SENT_BY + r"(;[A-Za-z0-9.!%*_+`'~:\[\]=;-]*|)"
 # One plain Via value (group 1, without the blanks around it) that ends the text or is
 # followed by the comma before another value (group 6): a line of several plain values
 # (``Via: a, b`` as SIPp's [last_Via:] writes them) is read value by value, and anything
 # else goes to the general parser.
-_VIA_ITEM = rf"({_VIA_LOOSE})[ \t]*(?:\Z|(,)[ \t]*)"
-_VIA_FAST_RE = re.compile(rf"[ \t]*{_VIA_ITEM}")
-_VIA_NEXT_RE = re.compile(_VIA_ITEM)
+_VIA_ITEM: Final = rf"({_VIA_LOOSE})[ \t]*(?:\Z|(,)[ \t]*)"
+_VIA_FAST_RE: Final = re.compile(rf"[ \t]*{_VIA_ITEM}")
+_VIA_NEXT_RE: Final = re.compile(_VIA_ITEM)
 # The same at the start of a whole header line (``name: value``), for :func:`vias_of_line`.
-_VIA_LINE_RE = re.compile(rf"[^:]*:[ \t]*{_VIA_ITEM}")
+_VIA_LINE_RE: Final = re.compile(rf"[^:]*:[ \t]*{_VIA_ITEM}")
 
 
-_VIA_LINE_B = re.compile(rb"[^:]*:[ \t]*" + _VIA_PLAIN.encode() + rb"\Z")
+_VIA_LINE_B: Final = re.compile(rb"[^:]*:[ \t]*" + _VIA_PLAIN.encode() + rb"\Z")
 
 
 def is_plain_via_line(line: bytes) -> bool:
@@ -402,7 +402,7 @@ def _quote(text: str) -> str:
     return f'"{escaped}"'
 
 
-_NA_FAST_RE = re.compile(
+_NA_FAST_RE: Final = re.compile(
     rf'(?:({_QUOTED})|({_TOKEN}(?>(?:[ \t]+{_TOKEN})*)))?[ \t]*<([^<>"\s]+)>'
     rf"((?>(?:;{_TOKEN}(?:={_TOKEN})?)*))\Z"
 )
@@ -504,19 +504,19 @@ def fast_tag(value: str) -> str | None:
     return m.group(1) if m else None
 
 
-_TOKEN_B = rb"[A-Za-z0-9.!%*_+`'~-]+"
-_SEMICOLON = 0x3B  # an int: see headers.LF
+_TOKEN_B: Final = rb"[A-Za-z0-9.!%*_+`'~-]+"
+_SEMICOLON: Final = 0x3B  # an int: see headers.LF
 # A whole plain From/To line: name, optional token display name, <uri> without quotes,
 # then either just ``;tag=token`` (group 1) or any other parameters (group 2). Anything
 # else goes through fast_tag.
-_NA_LINE_B = re.compile(
+_NA_LINE_B: Final = re.compile(
     rb"[^:]*:[ \t]*(?:" + _TOKEN_B + rb"(?>(?:[ \t]+" + _TOKEN_B + rb")*)[ \t]*)?"
     rb'<[^>"\r\n]*>(?:;tag=(' + _TOKEN_B + rb')\Z|([^"\r\n]*)\Z)'
 )
-_TAG_B = re.compile(_TAG_RE.pattern.encode(), re.I)
+_TAG_B: Final = re.compile(_TAG_RE.pattern.encode(), re.I)
 
 
-_LINE_TAGS: dict[bytes, str | None] = {}  # From/To line -> its tag (a memo, see memo.py)
+_LINE_TAGS: Final[dict[bytes, str | None]] = {}  # From/To line -> its tag (a memo, see memo.py)
 
 
 def line_tag(line: bytes) -> str | None:
@@ -602,16 +602,16 @@ def parse_cseq(value: str) -> CSeq:
     return CSeq(number, m.group(2), value.strip(" \t"))
 
 
-_CSEQ_LINE_B = re.compile(
+_CSEQ_LINE_B: Final = re.compile(
     rb"[^:]*:[ \t]*(([0-9]{1,10})[ \t]+(" + _TOKEN_B + rb"))[ \t]*\Z")
-_METHOD_TEXT = {m.encode(): m for m in (
+_METHOD_TEXT: Final = {m.encode(): m for m in (
     "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "SUBSCRIBE", "NOTIFY",
     "PUBLISH", "INFO", "REFER", "MESSAGE", "UPDATE",
 )}
 
 
 # CSeq line -> (number, method, raw value): a memo (see memo.py) of what builds its CSeq
-_CSEQ_LINES: dict[bytes, tuple[int, str, str]] = {}
+_CSEQ_LINES: Final[dict[bytes, tuple[int, str, str]]] = {}
 
 
 def cseq_of_line(line: bytes) -> CSeq:
