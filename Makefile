@@ -10,7 +10,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean compile test-compiled bench-compiled
+.PHONY: run test lint bench clean compile run-compiled test-compiled bench-compiled
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ compile: $(STAMP)
 	rm -rf $(COMPILED) && mkdir -p $(COMPILED)
 	SIPTM_COMPILE=1 $(BIN)/python -m pip wheel -q --no-deps -w $(COMPILED) .
 	$(BIN)/python -m zipfile -e $(COMPILED)/siptm-*.whl $(COMPILED)/lib
+
+run-compiled: compile
+	PYTHONPATH=$(COMPILED)/lib $(BIN)/siptm run
 
 test-compiled: compile
 	SIPTM_EXPECT_COMPILED=1 PYTHONPATH=$(COMPILED)/lib $(BIN)/python -m pytest

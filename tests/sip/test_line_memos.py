@@ -64,6 +64,7 @@ def test_every_memo_stays_bounded(emptied):
     memos = {
         "tags": (values_module, "_LINE_TAGS"), "cseq": (values_module, "_CSEQ_LINES"),
         "ints": (parse_module, "_INT_LINES"), "request": (parse_module, "_REQUEST_LINES"),
+        "keys": (parse_module, "_LINE_KEYS"),
     }
     fresh = {name: emptied(getattr(module, attr)) for name, (module, attr) in memos.items()}
     for i in range(memo.MEMO_SIZE + 300):
@@ -81,3 +82,20 @@ def test_long_lines_are_read_every_time(emptied):
     long_line = b"From: <sip:" + b"a" * memo.MEMO_MAX_LINE + b"@example.com>;tag=z"
     assert parse(request(from_line=long_line)).from_tag == "z"
     assert long_line not in tags
+
+
+def test_header_names_are_remembered_per_line_but_not_for_via_lines(emptied):
+    keys = emptied(parse_module._LINE_KEYS)
+    first, second = parse(request()), parse(request(extra=b"Subject: hi\r\n"))
+    assert keys[b"CSeq: 7 INVITE"] == "cseq" and keys[b"Subject: hi"] == "subject"
+    assert not [line for line in keys if line.startswith(b"Via")]
+    assert second.headers.get("Subject") == "hi" and first.headers.get("Subject") is None
+    assert list(second.headers) == [*list(first.headers)[:-1], "Subject", "Content-Length"]
+
+
+def test_a_bad_header_line_is_never_remembered(emptied):
+    keys = emptied(parse_module._LINE_KEYS)
+    for _ in range(2):
+        with pytest.raises(ParseError):
+            parse(request(extra=b"Bad Name: x\r\n"))
+    assert b"Bad Name: x" not in keys

@@ -76,6 +76,7 @@ class TimerName(IntEnum):
     CANCEL = 16  # client INVITE: no final reply after CANCEL (RFC 3261 §9.1; fr_timer)
 
 
+_MINUS_INFINITY: Final = float("-inf")
 RETRANSMISSION_TIMERS: Final = frozenset((TimerName.A, TimerName.E, TimerName.G))
 
 # OpenSIPS names (seed 003) and the factor that converts their unit to milliseconds.
@@ -333,7 +334,7 @@ class TimerQueue:
     def next_deadline(self) -> float | None:
         """When the earliest live timer is due (``None`` when there is none)."""
         if not self._hint_ok:
-            self._collect(float("-inf"))
+            self._collect(_MINUS_INFINITY)
         return self._hint
 
     def pop_due(self, now: float) -> Iterator[tuple[Any, Any]]:

@@ -59,8 +59,13 @@ class Params(MutableMapping[str, "str | None"]):
         """Fast path of Mapping.get (no exception on a miss); names compare lowercased.
         ``default`` may be any object (a caller's sentinel: the compiled build checks
         argument types, so it is not declared ``str | None``)."""
+        low = None
         for name, value in self._items:
-            if name == key or name.lower() == key.lower():
+            if name == key:
+                return value
+            if low is None:
+                low = key.lower()
+            if name.lower() == low:
                 return value
         return default
 

@@ -85,9 +85,12 @@ _METHODS: Final = {m.encode(): m for m in (
 # Where parse() finds what it reads, for one header layout: (keys, index of the first Via,
 # CSeq, Call-ID, From, To, Content-Length or -1, Max-Forwards or -1).
 _Shape = tuple[tuple[str, ...], int, int, int, int, int, int, int]
-_SHAPES: Final[dict[tuple[bytes, ...], _Shape]] = {}  # header names as written -> their layout
+_SHAPES: Final[dict[tuple[str, ...], _Shape]] = {}  # canonical header names -> their layout
 _SHAPE_CACHE_LIMIT: Final = 512
 _SHAPE_MAX_HEADERS: Final = 40  # longer layouts are not remembered: the cache must stay small
+# Header line -> its canonical name: a memo (see memo.py) of the lines a dialog repeats
+# (From, To, Call-ID, CSeq, Contact...); Via lines are not remembered.
+_LINE_KEYS: Final[dict[bytes, str]] = {}
 
 
 def _shape_of(keys: list[str]) -> _Shape:
@@ -112,35 +115,38 @@ def _index_headers(head: bytes) -> tuple[list[bytes], _Shape, bool]:
     """Split the header block into (start line + header lines, their layout, whether
     every line ended in CRLF: then the lines joined with CRLF are ``head`` exactly).
 
-    The fast path (no folding, every name already known) costs a split, a partition
-    and a look for a bare LF per line, and a dict lookup of the layout by the names as
-    written; anything unusual goes through the careful line-by-line loop.
+    The fast path (no folding, every name already known) costs a split, per line a
+    memo lookup (a line read before) or a partition and a look for a bare LF, and a dict
+    lookup of the layout by the canonical names; anything unusual goes through the
+    careful line-by-line loop.
     """
     lines = head.split(b"\r\n")
-    names = []
+    keys: list[str] = []
+    line_keys = _LINE_KEYS
     for i in range(1, len(lines)):
         line = lines[i]
-        # (partition and ``int in bytes`` take their argument as is; find and count
-        # parse a tuple of arguments, ~1k instructions a call)
-        name, sep, _ = line.partition(b":")
-        if not sep or not name or LF in line:
-            break  # the careful loop tells what is wrong
-        names.append(name)
+        key = line_keys.get(line)
+        if key is None:
+            # (partition and ``int in bytes`` take their argument as is; find and count
+            # parse a tuple of arguments, ~1k instructions a call)
+            name, sep, _ = line.partition(b":")
+            if not sep or not name or LF in line:
+                break  # the careful loop tells what is wrong
+            key = _NAME_CACHE.get(name)
+            if key is None:
+                break  # a name not seen before: the careful loop checks and learns it
+            if key != "via":  # (a Via line, with its branch, never comes back)
+                remember(line_keys, line, key)
+        keys.append(key)
     else:
         if LF not in lines[0]:  # every line ended in CRLF
-            layout = tuple(names)
+            layout = tuple(keys)
             shape = _SHAPES.get(layout)
-            if shape is not None:
-                return lines, shape, True
-            try:
-                keys = [_NAME_CACHE[name] for name in names]
-            except KeyError:
-                pass
-            else:
+            if shape is None:
                 shape = _shape_of(keys)
-                if len(_SHAPES) < _SHAPE_CACHE_LIMIT and len(names) <= _SHAPE_MAX_HEADERS:
+                if len(_SHAPES) < _SHAPE_CACHE_LIMIT and len(keys) <= _SHAPE_MAX_HEADERS:
                     _SHAPES[layout] = shape
-                return lines, shape, True
+            return lines, shape, True
     crlf_only = head.count(b"\n") == len(lines) - 1
     if not crlf_only:
         lines = _LINE_SPLIT.split(head)
