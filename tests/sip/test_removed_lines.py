@@ -4,6 +4,8 @@ with those lines cut out: byte for byte what re-assembling it line by line gives
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sip_samples import INVITE_15, SDP
 
 from siptm.sip import parse
@@ -69,8 +71,21 @@ def pop_route(msg):
     msg.pop_route()
 
 
+def pop_three_vias(msg):
+    for _ in range(3):
+        msg.pop_via()
+
+
+def pop_then_remove_above_and_below(msg):
+    msg.pop_via()
+    msg.headers.remove_first("CSeq")
+    msg.headers.remove_first("Subject")
+    msg.pop_via()
+
+
 EDITS = [pop_via, pop_both_vias, remove_middle_then_top, remove_last_then_first,
-         remove_content_length, pop_then_edit, pop_then_add, pop_then_new_body]
+         remove_content_length, pop_then_edit, pop_then_add, pop_then_new_body,
+         pop_three_vias, pop_then_remove_above_and_below]
 
 SHAPES = {
     "canonical": RESPONSE,
@@ -84,6 +99,16 @@ SHAPES = {
     "empty reason phrase": RESPONSE.replace(b"SIP/2.0 180 Ringing", b"SIP/2.0 180 ", 1),
     "several Vias on the top line": RESPONSE.replace(
         b"branch=z9hG4bKp\r\nVia:", b"branch=z9hG4bKp, "),
+    "several Vias, no blank after the comma": RESPONSE.replace(
+        b"branch=z9hG4bKp\r\nVia: ", b"branch=z9hG4bKp,"),
+    "several Vias, blanks around the comma": RESPONSE.replace(
+        b"branch=z9hG4bKp\r\nVia: ", b"branch=z9hG4bKp  ,\t"),
+    "three Vias on the top line": RESPONSE.replace(
+        b"branch=z9hG4bKp\r\nVia:", b"branch=z9hG4bKp, SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKm,"),
+    "several Vias on a lower line": RESPONSE.replace(
+        b"Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp\r\n",
+        b"Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bKp\r\nSubject: s\r\n").replace(
+        b"Subject: s\r\nVia:", b"Subject: s\r\nVia: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKm,"),
 }
 
 
@@ -142,3 +167,29 @@ def test_a_copy_made_after_a_removal_is_independent():
     msg.headers.remove_first("Record-Route")
     assert b"client.example.com" not in bytes(copy)
     assert b"Contact" in bytes(msg) and b"Record-Route" in bytes(copy)
+
+
+EDIT_STEPS = {
+    "pop via": lambda msg: msg.pop_via(),
+    "remove Subject": lambda msg: msg.headers.remove_first("Subject"),
+    "remove CSeq": lambda msg: msg.headers.remove_first("CSeq"),
+    "remove Record-Route": lambda msg: msg.headers.remove_first("Record-Route"),
+    "remove Content-Type": lambda msg: msg.headers.remove_first("Content-Type"),
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(shape=st.sampled_from(sorted(SHAPES)),
+       steps=st.lists(st.sampled_from(sorted(EDIT_STEPS)), max_size=7))
+def test_any_sequence_of_removals_gives_the_reassembled_bytes(shape, steps):
+    def edit(msg):
+        for step in steps:
+            EDIT_STEPS[step](msg)
+
+    data = SHAPES[shape]
+    msg = parse(data)
+    edit(msg)
+    if msg.headers.modified:
+        assert bytes(msg) == reassembled(data, edit)
+    else:  # nothing was there to remove: the message goes out as it came
+        assert bytes(msg) == parse(data)._raw
