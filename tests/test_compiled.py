@@ -13,7 +13,7 @@ import pytest
 # one module per compiled area (setup.py COMPILED lists them all)
 PROBES = ["siptm.sip.message", "siptm.sip.parse", "siptm.core.engine", "siptm.core.proxy",
           "siptm.core.transaction", "siptm.core.request_context", "siptm.net",
-          "siptm.script.tm", "siptm.script.runner"]
+          "siptm.script.tm", "siptm.script.runner", "siptm.sip.memo", "siptm.runtime.pump"]
 
 EXPECT_COMPILED = os.environ.get("SIPTM_EXPECT_COMPILED", "") == "1"
 
