@@ -214,3 +214,13 @@ def test_the_receiver_reads_what_is_queued_up_to_its_budget():
     queue.append((b"4", ("192.0.2.7", 5070)))
     one.datagram_received(b"5", ("192.0.2.7", 5070))
     assert got[-1][0] == b"5" and queue  # a budget of one reads nothing more
+
+
+def test_a_pump_not_wired_yet_drops_what_arrives_without_raising():
+    """A datagram can arrive between the listeners' bind and the engine's start: an
+    exception would reach the loop, which closes the datagram transport."""
+    pump = Pump()
+    receiver = UdpReceiver(V4, pump.on_message, lambda size: (b"", None), 1, lambda exc: None)
+    receiver.datagram_received(b"INVITE", ("192.0.2.7", 5070))
+    pump.on_timer()
+    assert pump.received == 1 and pump.engine_failures == 0 and not pump.armed

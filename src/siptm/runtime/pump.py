@@ -31,8 +31,15 @@ Effects = Callable[[float], "Iterable[object] | None"]
 MessageCallback = Callable[[bytes, Address, Address], None]
 
 
-def _never_called(*args: Any) -> Any:
-    raise RuntimeError("the pump is not wired to a server yet")
+def _nothing(*args: Any) -> Any:
+    """What the pump calls until the server wires it: a datagram that arrives while the
+    server is starting (its listeners bound, its engine not built yet) is dropped; an
+    exception here would reach the loop, which closes the datagram transport."""
+    return None
+
+
+def _no_time() -> float:
+    return 0.0
 
 
 class UdpSender:
@@ -124,15 +131,15 @@ class Pump:
     """
 
     def __init__(self) -> None:
-        self.receive: Receive = _never_called
-        self.handle_timers: Effects = _never_called
-        self.next_deadline: Callable[[], float | None] = _never_called
-        self.time: Callable[[], float] = _never_called
-        self.arm: Callable[[float], None] = _never_called
-        self.send: Callable[[bytes, Address, Address | None, object], None] = _never_called
-        self.dispatch_effects: Callable[[Iterable[object], float], None] = _never_called
-        self.engine_failed: Callable[[str, Address | None, int], None] = _never_called
-        self.send_failed: Callable[[], None] = _never_called
+        self.receive: Receive = _nothing
+        self.handle_timers: Effects = _nothing
+        self.next_deadline: Callable[[], float | None] = _nothing
+        self.time: Callable[[], float] = _no_time
+        self.arm: Callable[[float], None] = _nothing
+        self.send: Callable[[bytes, Address, Address | None, object], None] = _nothing
+        self.dispatch_effects: Callable[[Iterable[object], float], None] = _nothing
+        self.engine_failed: Callable[[str, Address | None, int], None] = _nothing
+        self.send_failed: Callable[[], None] = _nothing
         self.direct_send = True
         self.udp: list[UdpSender] = []
         self.closed = False
