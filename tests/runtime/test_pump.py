@@ -218,7 +218,7 @@ def test_the_receiver_reads_what_is_queued_up_to_its_budget():
 
 def test_a_pump_not_wired_yet_drops_what_arrives_without_raising():
     """A datagram can arrive between the listeners' bind and the engine's start: an
-    exception would reach the loop, which closes the datagram transport."""
+    exception would reach the loop (uvloop then closes the datagram transport)."""
     pump = Pump()
     receiver = UdpReceiver(V4, pump.on_message, lambda size: (b"", None), 1, lambda exc: None)
     receiver.datagram_received(b"INVITE", ("192.0.2.7", 5070))

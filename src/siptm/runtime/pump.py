@@ -34,7 +34,7 @@ MessageCallback = Callable[[bytes, Address, Address], None]
 def _nothing(*args: Any) -> Any:
     """What the pump calls until the server wires it: a datagram that arrives while the
     server is starting (its listeners bound, its engine not built yet) is dropped; an
-    exception here would reach the loop, which closes the datagram transport."""
+    exception here would reach the loop (uvloop then closes the datagram transport)."""
     return None
 
 
