@@ -224,3 +224,17 @@ def test_a_pump_not_wired_yet_drops_what_arrives_without_raising():
     receiver.datagram_received(b"INVITE", ("192.0.2.7", 5070))
     pump.on_timer()
     assert pump.received == 1 and pump.engine_failures == 0 and not pump.armed
+
+
+def test_nothing_a_message_raises_escapes_the_receiver():
+    failures: list[bool] = []
+
+    def on_message(data, source, local):
+        if data == b"bad":
+            raise RuntimeError("a bug below the pump")
+        failures.append(False)
+
+    receiver = UdpReceiver(V4, on_message, lambda size: (b"ok", ("192.0.2.7", 5070)), 2,
+                           lambda exc: None, lambda: failures.append(True))
+    receiver.datagram_received(b"bad", ("192.0.2.7", 5070))  # then reads b"ok"
+    assert failures == [True, False] and receiver.failures == 1 and receiver.received == 2

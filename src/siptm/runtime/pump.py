@@ -77,17 +77,23 @@ class UdpReceiver:
 
     With ``budget`` > 1 it also reads what else is queued on the socket (``recvfrom``),
     up to ``budget`` datagrams per readiness event: asyncio's selector loop reads one
-    per event, libuv (uvloop) already reads until the socket is empty.
+    per event, libuv (uvloop) already reads until the socket is empty. Nothing escapes
+    to the loop (uvloop closes a datagram transport whose protocol raises): a failed
+    read goes to ``on_read_error``, an exception out of ``on_message`` (the engine's
+    are caught before) to ``on_failure``, called inside the ``except`` block.
     """
 
     def __init__(self, local: Address, on_message: MessageCallback,
                  recvfrom: Callable[[int], tuple[bytes, Any]], budget: int,
-                 on_read_error: Callable[[OSError], None]) -> None:
+                 on_read_error: Callable[[OSError], None],
+                 on_failure: Callable[[], None] | None = None) -> None:
         self.local = local
         self.on_message = on_message
         self.recvfrom = recvfrom
         self.budget = budget
         self.on_read_error = on_read_error
+        self.on_failure: Callable[[], None] = _nothing if on_failure is None else on_failure
+        self.failures = 0
         self.sources: dict[Any, Address] = {}  # peer tuple -> Address, reused
         self.received = 0
 
@@ -103,7 +109,11 @@ class UdpReceiver:
                 source = Address("udp", addr[0], addr[1])
                 sources[addr] = source
             self.received += 1
-            self.on_message(data, source, local)
+            try:
+                self.on_message(data, source, local)
+            except Exception:
+                self.failures += 1
+                self.on_failure()
             budget -= 1
             if budget <= 0:
                 return

@@ -45,7 +45,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         # while more are queued; libuv (uvloop) already reads until EAGAIN, where trying
         # again would only cost a failing syscall and an exception per datagram
         self.receiver = UdpReceiver(local, on_message, sock.recvfrom, BATCH if drain else 1,
-                                    self._read_error)
+                                    self._read_error, self._message_failed)
         self.sender = UdpSender(local, sock.family == socket.AF_INET6, sock.sendto,
                                 self._buffered, on_error)
         # the loop looks the handler up on the protocol: an instance attribute wins
@@ -65,6 +65,9 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
     def _read_error(self, exc: OSError) -> None:
         log.debug("udp %s: %s", self.local, exc)
+
+    def _message_failed(self) -> None:
+        log.exception("udp %s: a message could not be handled; dropped", self.local)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP errors on an unconnected socket (or a buffered send that failed later):
