@@ -73,7 +73,6 @@ def parse(data: bytes) -> Request | Response:
         raise ParseError("malformed message") from exc
 
 
-_NAME_RE: Final = re.compile(rb"\r\n([^:\r\n]*):")
 _RURI_B: Final = re.compile(rb'[A-Za-z][A-Za-z0-9+.\-]*:[^<>"\t]+\Z')
 _QUESTION_MARK: Final = 0x3F  # an int: see headers.LF
 _METHODS: Final = {m.encode(): m for m in (
