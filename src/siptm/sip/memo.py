@@ -20,11 +20,12 @@ MEMO_MAX_LINE: Final = 256  # bytes: longer lines are read every time
 T = TypeVar("T")
 
 
-def remember(memo: dict[bytes, T], line: bytes, value: T) -> T:
-    """Store ``value`` as what ``line`` reads as (unless the line is too long) and
-    return it."""
-    if len(line) <= MEMO_MAX_LINE:
-        if len(memo) >= MEMO_SIZE:
+def remember(memo: dict[bytes, T], line: bytes, value: T, size: int = MEMO_SIZE,
+             max_line: int = MEMO_MAX_LINE) -> T:
+    """Store ``value`` as what ``line`` reads as (unless the line is longer than
+    ``max_line``; the memo is emptied first when it holds ``size`` lines) and return it."""
+    if len(line) <= max_line:
+        if len(memo) >= size:
             memo.clear()
         memo[line] = value
     return value

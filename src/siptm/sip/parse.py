@@ -309,7 +309,8 @@ def _read_request(line: bytes) -> tuple[str, str]:
     return name, uri.decode("utf-8", "surrogateescape")
 
 
-_STATUS_LINES: Final[dict[bytes, tuple[int, str]]] = {}  # status line -> (code, reason phrase)
+# status line -> (code, reason phrase): a memo (see memo.py) with its own, smaller bounds
+_STATUS_LINES: Final[dict[bytes, tuple[int, str]]] = {}
 _STATUS_CACHE_LIMIT: Final = 256
 _STATUS_LINE_MAX_LEN: Final = 64  # longer lines are not remembered: the cache must stay small
 
