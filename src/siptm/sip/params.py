@@ -44,9 +44,15 @@ class Params(MutableMapping[str, "str | None"]):
         self.dirty = False
 
     def _find(self, key: str) -> int:
-        key = key.lower()
+        """Where the first parameter called ``key`` (any case) is, or -1."""
+        low = None
         for i, item in enumerate(self._items):
-            if item[0].lower() == key:
+            name = item[0]
+            if name == key:  # (the usual spelling: no lowering)
+                return i
+            if low is None:
+                low = key.lower()
+            if name.lower() == low:
                 return i
         return -1
 
@@ -59,15 +65,8 @@ class Params(MutableMapping[str, "str | None"]):
         """Fast path of Mapping.get (no exception on a miss); names compare lowercased.
         ``default`` may be any object (a caller's sentinel: the compiled build checks
         argument types, so it is not declared ``str | None``)."""
-        low = None
-        for name, value in self._items:
-            if name == key:
-                return value
-            if low is None:
-                low = key.lower()
-            if name.lower() == low:
-                return value
-        return default
+        i = self._find(key)
+        return default if i < 0 else self._items[i][1]
 
     def __getitem__(self, key: str) -> str | None:
         i = self._find(key)
@@ -116,11 +115,6 @@ class Params(MutableMapping[str, "str | None"]):
         return "".join(
             f";{name}" if value is None else f";{name}={value}" for name, value in self._items
         )
-
-
-def new_params(items: list[list[Any]]) -> Params:
-    """A Params over ``[[name, value], ...]`` (taken as is; the parsers' fast constructor)."""
-    return Params((), items)
 
 
 def parse_uri_params(text: str) -> Params:
