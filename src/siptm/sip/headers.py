@@ -117,11 +117,6 @@ class Headers:
         for name, value in items or ():
             self.add(name, value)
 
-    @classmethod
-    def _from_lines(cls, keys: list[str], lines: list[bytes], verbatim: bool = False) -> Headers:
-        """Headers over parsed lines (see ``__init__``)."""
-        return cls(None, keys, lines, verbatim)
-
     # --- reading --------------------------------------------------------------------
     def _value(self, i: int) -> str:
         objs = self._objs[i]
