@@ -331,9 +331,8 @@ def _response(line: bytes) -> tuple[int, str]:
     """The status code and reason phrase of a status line."""
     status = _STATUS_LINES.get(line)
     if status is None:  # status lines come from a small set: each is read once
-        status = _status_of(line)
-        if len(_STATUS_LINES) < _STATUS_CACHE_LIMIT and len(line) <= _STATUS_LINE_MAX_LEN:
-            _STATUS_LINES[line] = status
+        status = remember(_STATUS_LINES, line, _status_of(line), _STATUS_CACHE_LIMIT,
+                          _STATUS_LINE_MAX_LEN)
     return status
 
 
